@@ -1,0 +1,154 @@
+"""The error hierarchy (HTTP status + machine code per class) and the JSON error handlers."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+
+class OtpError(Exception):
+    """Root of every error the service answers on purpose."""
+
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong on our side. Please try again."
+    retry_after: int | None = None
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+# --- the caller's input ------------------------------------------------------------------------
+class InvalidRequestError(OtpError):
+    status, code = 400, "invalid_request"
+    message = "The request is not valid."
+
+
+class InvalidJsonError(OtpError):
+    status, code = 400, "invalid_json"
+    message = "The request body is not valid JSON: send a JSON object or a form."
+
+
+class InvalidPhoneNumberError(OtpError):
+    status, code = 400, "invalid_phone_number"
+    message = "The phone number is not valid. Use the international format, e.g. +14155552671."
+
+
+class InvalidCodeFormatError(OtpError):
+    status, code = 400, "invalid_code_format"
+    message = "The code must be 4 to 10 digits."
+
+
+# --- the verification's state ------------------------------------------------------------------
+class NumberNotSupportedError(OtpError):
+    status, code = 422, "number_not_supported"
+    message = "Verification codes cannot be sent to this phone number."
+
+
+class VerificationInProgressError(OtpError):
+    status, code = 409, "verification_in_progress"
+    message = "A code was already sent to this number and is still valid. Enter it, or wait until it expires."
+
+    def __init__(self, request_id: str | None = None) -> None:
+        super().__init__()
+        # Vonage names the request already in progress; it is kept server-side, never sent to the client.
+        self.request_id = request_id
+
+
+class NoPendingVerificationError(OtpError):
+    status, code = 404, "no_pending_verification"
+    message = "No verification is pending for this number. Please request a new code."
+
+
+class WrongCodeError(OtpError):
+    status, code = 401, "wrong_code"
+    message = "The code is not correct. Please check it and try again."
+
+
+class TooManyAttemptsError(OtpError):
+    status, code = 410, "too_many_attempts"
+    message = "Too many wrong codes were entered. Please request a new code."
+
+
+class VerificationExpiredError(OtpError):
+    status, code = 410, "code_expired"
+    message = "The code has expired. Please request a new code."
+
+
+# --- upstream and infrastructure ---------------------------------------------------------------
+class ProviderThrottledError(OtpError):
+    status, code = 503, "provider_throttled"
+    message = "The verification service is busy. Please try again in a moment."
+    retry_after = 1
+
+
+class ProviderUnavailableError(OtpError):
+    """Vonage refused us for a reason only an operator can fix (credentials, account, balance)."""
+
+    status, code = 503, "service_unavailable"
+    message = "The verification service is temporarily unavailable. Please try again later."
+    retry_after = 60
+
+
+class UpstreamError(OtpError):
+    status, code = 502, "upstream_error"
+    message = "The verification provider gave an unexpected answer. Please try again."
+
+
+class UpstreamUnavailableError(OtpError):
+    status, code = 503, "upstream_unavailable"
+    message = "The verification provider could not be reached. Please try again."
+    retry_after = 5
+
+
+class UpstreamTimeoutError(OtpError):
+    status, code = 504, "upstream_timeout"
+    message = "The verification provider did not answer in time. Please try again."
+
+
+class StoreError(OtpError):
+    status, code = 503, "store_unavailable"
+    message = "The service is temporarily unavailable. Please try again shortly."
+    retry_after = 5
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "The request is not valid."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("payload_too_large", "The request body is too large."),
+}
+
+
+def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> Response:
+    """Build the one JSON error body every failure uses."""
+    response = jsonify(error=message, code=code)
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer our errors, werkzeug's HTTP errors and unexpected exceptions as JSON."""
+
+    @app.errorhandler(OtpError)
+    def handle_otp_error(exc: OtpError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code, message = _HTTP_CODES.get(status, (f"http_{status}", exc.name + "."))
+        response = error_response(status, code, message)
+        # Keep werkzeug's headers that matter to the client, e.g. Allow on 405.
+        for name, value in exc.get_response().headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def handle_internal_error(exc: InternalServerError) -> Response:
+        # Flask has already logged the traceback; the client gets a generic sentence only.
+        return error_response(500, OtpError.code, OtpError.message)
