@@ -1,0 +1,77 @@
+"""Settings: defaults, validation, and one message naming every missing secret."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, load_config
+
+
+def test_defaults_for_the_console_provider() -> None:
+    config = load_config({"OTP_PROVIDER": "console"})
+
+    assert config == {
+        "OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "VONAGE_API_KEY": "",
+        "VONAGE_API_SECRET": "", "VONAGE_API_HOST": "api.nexmo.com", "VONAGE_BRAND": "Verify",
+        "VONAGE_TIMEOUT": 10, "VONAGE_CODE_LENGTH": 6, "VONAGE_PIN_EXPIRY": 300, "VONAGE_WORKFLOW_ID": 1,
+    }
+
+
+def test_vonage_is_the_default_provider_and_needs_both_secrets() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config({})
+
+    assert "VONAGE_API_KEY, VONAGE_API_SECRET" in str(exc.value)
+
+
+@pytest.mark.parametrize(("given", "missing"), [({"VONAGE_API_KEY": "k"}, "VONAGE_API_SECRET"),
+                                                ({"VONAGE_API_SECRET": "s"}, "VONAGE_API_KEY"),
+                                                ({"VONAGE_API_KEY": " ", "VONAGE_API_SECRET": "s"},
+                                                 "VONAGE_API_KEY")])
+def test_one_missing_secret_is_named(given: dict[str, str], missing: str) -> None:
+    with pytest.raises(ConfigError, match=f"missing {missing} "):
+        load_config(given)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config({"VONAGE_TIMEOUT": "soon", "VONAGE_CODE_LENGTH": "5", "VONAGE_BRAND": "B" * 19,
+                     "OTP_STORE_URL": "mysql://db", "VONAGE_PIN_EXPIRY": "10"})
+
+    message = str(exc.value)
+    for name in ("VONAGE_API_KEY", "VONAGE_TIMEOUT", "VONAGE_CODE_LENGTH", "VONAGE_BRAND", "OTP_STORE_URL",
+                 "VONAGE_PIN_EXPIRY"):
+        assert name in message
+
+
+@pytest.mark.parametrize(("name", "value"), [("OTP_PROVIDER", "twilio"), ("VONAGE_WORKFLOW_ID", "8"),
+                                             ("VONAGE_TIMEOUT", "0"), ("VONAGE_TIMEOUT", "2.5"),
+                                             ("VONAGE_PIN_EXPIRY", "3601")])
+def test_out_of_range_values_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_config({"OTP_PROVIDER": "console", name: value})
+
+
+def test_secret_values_never_appear_in_config_errors() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config({"VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "hunter2", "OTP_STORE_URL": "ftp://u:pw@h"})
+
+    assert "hunter2" not in str(exc.value)
+    assert "pw@" not in str(exc.value)
+
+
+def test_create_app_fails_with_the_config_message() -> None:
+    with pytest.raises(ConfigError, match="VONAGE_API_KEY, VONAGE_API_SECRET"):
+        create_app({"OTP_PROVIDER": "vonage"})
+
+
+def test_the_vonage_logger_is_kept_above_debug(settings: dict[str, str]) -> None:
+    logging.getLogger("vonage").setLevel(logging.DEBUG)
+    try:
+        create_app(settings)
+        assert logging.getLogger("vonage").getEffectiveLevel() >= logging.INFO
+    finally:
+        logging.getLogger("vonage").setLevel(logging.NOTSET)

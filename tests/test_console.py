@@ -1,0 +1,109 @@
+"""The console provider: the whole flow without a Vonage account, with Vonage's rules."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.errors import TooManyAttemptsError, VerificationExpiredError, VerificationInProgressError, WrongCodeError
+from app.verify import ConsoleVerifier
+
+from .conftest import NUMBER
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def console_client() -> FlaskClient:
+    return create_app({"OTP_PROVIDER": "console"}).test_client()
+
+
+def printed_code(caplog: pytest.LogCaptureFixture, number: str = NUMBER) -> str:
+    lines = [r.getMessage() for r in caplog.records if r.name == "app.console"]
+    assert len(lines) == 1, lines
+    match = re.search(re.escape(number) + r" is (\d+)", lines[0])
+    assert match, lines[0]
+    return match.group(1)
+
+
+def test_startup_says_loudly_that_codes_are_printed(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        create_app({"OTP_PROVIDER": "console"})
+
+    assert any(r.levelno >= logging.WARNING and "console" in r.getMessage().lower() for r in caplog.records)
+
+
+def test_whole_flow_with_the_printed_code(console_client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    code = printed_code(caplog)
+
+    assert re.fullmatch(r"[0-9]{6}", code)
+    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code == 200
+    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code == 404
+
+
+def test_three_wrong_codes_end_the_attempt(console_client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        console_client.post("/request-otp", json={"phoneNumber": NUMBER})
+    wrong = "1234567" if printed_code(caplog) != "1234567" else "7654321"
+
+    answers = [console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": wrong}) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [401, 401, 410]
+    assert answers[2].json["code"] == "too_many_attempts"
+    assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+
+
+def test_second_request_while_pending_is_409(console_client: FlaskClient) -> None:
+    assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 409
+
+
+def test_code_length_setting(caplog: pytest.LogCaptureFixture) -> None:
+    client = create_app({"OTP_PROVIDER": "console", "VONAGE_CODE_LENGTH": "4"}).test_client()
+
+    with caplog.at_level(logging.INFO):
+        assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+
+    assert re.fullmatch(r"[0-9]{4}", printed_code(caplog))
+
+
+def test_codes_expire_and_a_new_one_can_be_requested() -> None:
+    clock = FakeClock()
+    verifier = ConsoleVerifier(code_length=6, pin_expiry=300, clock=clock)
+    first = verifier.start(NUMBER)
+    with pytest.raises(VerificationInProgressError) as exc:
+        verifier.start(NUMBER)
+    assert exc.value.request_id == first
+
+    clock.now += 300
+    with pytest.raises(VerificationExpiredError):
+        verifier.check(first, "000000")
+    assert verifier.start(NUMBER) != first
+
+
+def test_wrong_then_unknown_request() -> None:
+    verifier = ConsoleVerifier(code_length=6, pin_expiry=300)
+    request_id = verifier.start(NUMBER)
+    code = verifier._pending[request_id].code
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    with pytest.raises(WrongCodeError):
+        verifier.check(request_id, wrong)
+    with pytest.raises(WrongCodeError):
+        verifier.check(request_id, wrong)
+    with pytest.raises(TooManyAttemptsError):
+        verifier.check(request_id, wrong)
+    with pytest.raises(VerificationExpiredError):
+        verifier.check(request_id, code)
