@@ -1,0 +1,257 @@
+"""End to end: gunicorn with two workers on Redis, against a local HTTPS stand-in for Vonage."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+import trustme
+
+from .conftest import API_KEY, API_SECRET, REDIS_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+HOLD_NUMBER = "14155552699"  # the stand-in never answers a start for this number in time
+
+
+class StandIn(ThreadingHTTPServer):
+    """Vonage's legacy Verify endpoints over TLS, with the codes it sent readable by the test."""
+
+    daemon_threads = True
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.lock = threading.Lock()
+        self.requests: dict[str, dict[str, object]] = {}
+        self.active: dict[str, str] = {}
+        self.hold = threading.Event()
+        self.calls: list[str] = []
+
+    def code_for(self, number: str) -> str:
+        with self.lock:
+            return str(self.requests[self.active[number.lstrip("+")]]["code"])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: StandIn
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        return None
+
+    def _answer(self, body: dict[str, str], status: int = 200) -> None:
+        import json
+
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", "0"))
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        expected = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
+        if self.headers.get("Authorization") != expected:
+            self._answer({"error_title": "Unauthorized"}, 401)
+            return
+        with self.server.lock:
+            self.server.calls.append(self.path)
+        if self.path == "/verify/json":
+            self._start(form)
+        elif self.path == "/verify/check/json":
+            self._check(form)
+        else:
+            self._answer({"error": "not found"}, 404)
+
+    def _start(self, form: dict[str, str]) -> None:
+        number = form["number"]
+        if number == HOLD_NUMBER:
+            self.server.hold.wait(15)
+            self._answer({"request_id": "late", "status": "0"})
+            return
+        with self.server.lock:
+            current = self.server.active.get(number)
+            if current is not None:
+                self._answer({"request_id": current, "status": "10", "error_text": "Concurrent verifications"})
+                return
+            request_id = secrets.token_hex(16)
+            code = f"{secrets.randbelow(10 ** int(form['code_length'])):0{form['code_length']}d}"
+            self.server.requests[request_id] = {"number": number, "code": code, "wrong": 0}
+            self.server.active[number] = request_id
+        self._answer({"request_id": request_id, "status": "0"})
+
+    def _check(self, form: dict[str, str]) -> None:
+        with self.server.lock:
+            pending = self.server.requests.get(form["request_id"])
+            if pending is None:
+                answer = {"request_id": form["request_id"], "status": "6", "error_text": "not found"}
+            elif form["code"] == pending["code"]:
+                del self.server.requests[form["request_id"]]
+                self.server.active.pop(str(pending["number"]), None)
+                answer = {"request_id": form["request_id"], "status": "0", "event_id": "e", "price": "0.1",
+                          "currency": "EUR"}
+            else:
+                pending["wrong"] = int(str(pending["wrong"])) + 1
+                answer = {"request_id": form["request_id"], "status": "16", "error_text": "wrong code"}
+        self._answer(answer)
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StandIn, Path]]:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_path = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    server = StandIn(context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, ca_path
+    server.hold.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Gunicorn:
+    """The service as operators run it: gunicorn from the project's venv, gthread workers, Redis."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        gunicorn = Path(sys.executable).parent / "gunicorn"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{self.port}",
+                 "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(r)s %(s)s", "wsgi:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("gunicorn did not start:\n" + self.log_path.read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.proc = None
+
+    def post(self, path: str, body: dict[str, str]) -> requests.Response:
+        return requests.post(self.base + path, json=body, timeout=30)
+
+
+@pytest.fixture
+def service(stand_in: tuple[StandIn, Path], clean_redis_pending: redis.Redis,
+            tmp_path: Path) -> Iterator[Gunicorn]:
+    _, ca_path = stand_in
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="vonage", VONAGE_API_KEY=API_KEY, VONAGE_API_SECRET=API_SECRET,
+               VONAGE_API_HOST=f"127.0.0.1:{stand_in[0].server_address[1]}", REQUESTS_CA_BUNDLE=str(ca_path),
+               VONAGE_TIMEOUT="2", OTP_STORE_URL=REDIS_URL)
+    server = Gunicorn(env, tmp_path / "gunicorn.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand_in: tuple[StandIn, Path]) -> None:
+    fake, _ = stand_in
+    numbers = [f"+1415555{2600 + i:04d}" for i in range(20)]
+
+    def flow(i: int) -> list[int]:
+        number = numbers[i]
+        statuses = [service.post(f"/request-otp?flow={i}", {"phoneNumber": number}).status_code]
+        right = fake.code_for(number)
+        wrong = f"{(int(right) + 1) % 10 ** len(right):0{len(right)}d}"
+        statuses.append(service.post(f"/check-otp?flow={i}", {"phoneNumber": number, "code": wrong}).status_code)
+        statuses.append(service.post(f"/check-otp?flow={i}", {"phoneNumber": number, "code": right}).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(flow, range(20)))
+
+    assert results == [[200, 401, 200]] * 20
+    pids_by_flow: dict[str, set[str]] = {}
+    for pid, flow_id in re.findall(r"pid=<?(\d+)>? POST /\S+\?flow=(\d+)", service.log_path.read_text()):
+        pids_by_flow.setdefault(flow_id, set()).add(pid)
+    assert len(pids_by_flow) == 20
+    assert len(set().union(*pids_by_flow.values())) == 2, "both workers served requests"
+    assert any(len(pids) > 1 for pids in pids_by_flow.values()), "some flow crossed workers"
+
+    # A code requested before a restart is checked after it.
+    number = "+14155552650"
+    assert service.post("/request-otp", {"phoneNumber": number}).status_code == 200
+    service.stop()
+    service.start()
+    resp = service.post("/check-otp", {"phoneNumber": number, "code": fake.code_for(number)})
+    assert resp.status_code == 200
+
+
+def test_a_vonage_that_does_not_answer_gets_504(service: Gunicorn, stand_in: tuple[StandIn, Path]) -> None:
+    fake, _ = stand_in
+
+    resp = service.post("/request-otp", {"phoneNumber": "+" + HOLD_NUMBER})
+
+    assert resp.status_code == 504
+    assert resp.json()["code"] == "upstream_timeout"
+    assert not fake.hold.is_set(), "the service answered before the stand-in did"
+
+
+def test_memory_store_under_several_workers_is_warned_about(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", OTP_STORE_URL="memory://")
+    server = Gunicorn(env, tmp_path / "gunicorn.log")
+    server.start()
+    server.stop()
+
+    assert re.search(r"OTP_STORE_URL=memory:// with 2 workers", server.log_path.read_text())
+
+
+def test_missing_secrets_stop_gunicorn_with_one_message() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+
+    done = subprocess.run([str(gunicorn), "--bind", f"127.0.0.1:{_free_port()}", "wsgi:app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    assert "missing VONAGE_API_KEY, VONAGE_API_SECRET" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr + done.stdout
