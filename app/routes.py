@@ -14,6 +14,7 @@ from . import phone
 from .errors import (
     InvalidCodeFormatError,
     InvalidJsonError,
+    InvalidPhoneNumberError,
     InvalidRequestError,
     NoPendingVerificationError,
     StoreError,
@@ -72,6 +73,19 @@ def _field(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _number(data: Mapping[str, Any]) -> str:
+    raw = _field(data, "phoneNumber")
+    try:
+        return phone.normalise(raw)
+    except InvalidPhoneNumberError:
+        if not request.is_json and raw[:1] == " " and raw[1:2].isdigit():
+            # A raw '+' in a form body decodes to a space: the commonest curl mistake, so say so.
+            raise InvalidPhoneNumberError(
+                "The phone number lost its '+': in a form body send it as %2B (curl: --data-urlencode)."
+            ) from None
+        raise
+
+
 def _forget(number: str, request_id: str) -> None:
     """Remove the pending entry if it still names ``request_id``; a store fault only costs a log line."""
     try:
@@ -84,7 +98,7 @@ def _forget(number: str, request_id: str) -> None:
 @bp.post("/request-otp")
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number."""
-    number = phone.normalise(_field(_body(), "phoneNumber"))
+    number = _number(_body())
     store = get_store()
     ttl = current_app.config["VONAGE_PIN_EXPIRY"] + TTL_MARGIN
     try:
@@ -106,7 +120,7 @@ def request_otp() -> tuple[dict[str, Any], int]:
 def check_otp() -> tuple[dict[str, Any], int]:
     """Check the code the person typed for the posted phone number."""
     data = _body()
-    number = phone.normalise(_field(data, "phoneNumber"))
+    number = _number(data)
     code = _field(data, "code").strip()
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidCodeFormatError()

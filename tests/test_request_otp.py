@@ -119,6 +119,16 @@ def test_form_without_phone_number_gets_400(client: FlaskClient, vonage: respons
     assert len(vonage.calls) == 0
 
 
+def test_form_body_with_an_unencoded_plus_gets_a_hint(client: FlaskClient, vonage: responses.RequestsMock) -> None:
+    resp = client.post("/request-otp", data="phoneNumber=+14155552671",
+                       content_type="application/x-www-form-urlencoded")
+
+    assert resp.status_code == 400
+    assert resp.json["code"] == "invalid_phone_number"
+    assert "%2B" in resp.json["error"]
+    assert len(vonage.calls) == 0
+
+
 def test_concurrent_request_gets_409_and_the_first_code_stays_checkable(
         client: FlaskClient, vonage: responses.RequestsMock, app: Flask) -> None:
     answer_start(vonage, request_id="req-first")
