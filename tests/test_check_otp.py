@@ -32,6 +32,7 @@ def test_right_code_gets_200_and_cannot_be_used_twice(client: FlaskClient, vonag
 
     assert resp.status_code == 200
     assert "message" in resp.json
+    assert pending not in resp.get_data(as_text=True) and "123456" not in resp.get_data(as_text=True)
     [call] = calls_to(vonage, CHECK_URL)
     assert form_of(call) == {"request_id": pending, "code": "123456"}
     assert call.request.headers["Authorization"] == basic_auth()
@@ -60,6 +61,7 @@ def test_wrong_code_gets_401_and_the_person_can_try_again(client: FlaskClient, v
 
     assert resp.status_code == 401
     assert resp.json["code"] == "wrong_code"
+    assert pending not in resp.get_data(as_text=True) and "000000" not in resp.get_data(as_text=True)
     assert app.extensions["otp_store"].get(NUMBER) == pending
     vonage.replace(responses.POST, CHECK_URL, json={"request_id": pending, "status": "0", "event_id": "e",
                                                     "price": "0.1", "currency": "EUR"})

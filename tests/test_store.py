@@ -228,3 +228,14 @@ def test_pending_verification_is_shared_by_two_apps_on_one_redis(
     assert first.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
     assert second.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
     assert first.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 404
+
+
+def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending: redis.Redis,
+                                                            vonage: responses.RequestsMock) -> None:
+    settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13", "VONAGE_PIN_EXPIRY": "120"}
+    answer_start(vonage, request_id="req-ttl")
+
+    assert create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+
+    assert clean_redis_pending.get(f"otp:pending:{NUMBER}") == "req-ttl"
+    assert 175 <= clean_redis_pending.ttl(f"otp:pending:{NUMBER}") <= 180
