@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import phonenumbers
+from limits import parse_many
+
 PROVIDERS = ("vonage", "console")
 CODE_LENGTHS = (4, 6)
 # The legacy Verify API accepts a pin_expiry between 60 and 3600 seconds and workflow ids 1 to 7.
@@ -13,6 +16,15 @@ PIN_EXPIRY_RANGE = (60, 3600)
 WORKFLOW_RANGE = (1, 7)
 BRAND_MAX = 18
 STORE_SCHEMES = ("memory://", "redis://", "rediss://")
+
+
+RATE_LIMITS = {
+    "OTP_RATELIMIT_REQUEST_IP": "10/hour",
+    "OTP_RATELIMIT_REQUEST_NUMBER": "3/10 minutes;10/day",
+    "OTP_RATELIMIT_CHECK_IP": "30/5 minutes",
+    "OTP_RATELIMIT_CHECK_NUMBER": "10/10 minutes",
+}
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(Exception):
@@ -31,6 +43,35 @@ def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: in
     if not low <= value <= high:
         problems.append(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in TRUE + FALSE:
+        problems.append(f"{name} must be true or false, got {raw!r}")
+    return raw in TRUE
+
+
+def _rate_limits(environ: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    limits = {}
+    for name, default in RATE_LIMITS.items():
+        value = environ.get(name, "").strip() or default
+        try:
+            parse_many(value)
+        except ValueError:
+            problems.append(f"{name} must be a rate limit such as '10/hour' or '3/10 minutes;10/day', got {value!r}")
+        limits[name] = value
+    return limits
+
+
+def _countries(environ: Mapping[str, str], problems: list[str]) -> frozenset[str]:
+    codes = frozenset(c.strip().upper() for c in environ.get("OTP_ALLOWED_COUNTRIES", "").split(",") if c.strip())
+    unknown = sorted(codes - phonenumbers.SUPPORTED_REGIONS)
+    if unknown:
+        problems.append(f"OTP_ALLOWED_COUNTRIES has unknown ISO 3166 alpha-2 codes: {', '.join(unknown)}")
+    return codes
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -74,6 +115,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VONAGE_CODE_LENGTH": code_length,
         "VONAGE_PIN_EXPIRY": _int(env, "VONAGE_PIN_EXPIRY", 300, *PIN_EXPIRY_RANGE, problems),
         "VONAGE_WORKFLOW_ID": _int(env, "VONAGE_WORKFLOW_ID", 1, *WORKFLOW_RANGE, problems),
+        "OTP_RATELIMIT_ENABLED": _bool(env, "OTP_RATELIMIT_ENABLED", True, problems),
+        **_rate_limits(env, problems),
+        "OTP_RESEND_COOLDOWN": _int(env, "OTP_RESEND_COOLDOWN", 30, 0, 3600, problems),
+        "OTP_TRUSTED_PROXIES": _int(env, "OTP_TRUSTED_PROXIES", 0, 0, 10, problems),
+        "OTP_ALLOWED_COUNTRIES": _countries(env, problems),
     }
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))

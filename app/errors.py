@@ -46,6 +46,20 @@ class NumberNotSupportedError(OtpError):
     message = "Verification codes cannot be sent to this phone number."
 
 
+class CountryNotAllowedError(OtpError):
+    status, code = 422, "country_not_allowed"
+    message = "Verification codes cannot be sent to phone numbers in this country."
+
+
+class RateLimitedError(OtpError):
+    status, code = 429, "rate_limited"
+    message = "Too many attempts. Please wait before trying again."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, retry_after)
+
+
 class VerificationInProgressError(OtpError):
     status, code = 409, "verification_in_progress"
     message = "A code was already sent to this number and is still valid. Enter it, or wait until it expires."
@@ -58,12 +72,13 @@ class VerificationInProgressError(OtpError):
 
 class NoPendingVerificationError(OtpError):
     status, code = 404, "no_pending_verification"
-    message = "No verification is pending for this number. Please request a new code."
+    # Worded like an expired code: the caller needs "request a new code", not whether a number is pending.
+    message = "This code is invalid or has expired. Please request a new code."
 
 
 class WrongCodeError(OtpError):
     status, code = 401, "wrong_code"
-    message = "The code is not correct. Please check it and try again."
+    message = "This code is invalid. Please check it and try again."
 
 
 class TooManyAttemptsError(OtpError):
@@ -73,7 +88,7 @@ class TooManyAttemptsError(OtpError):
 
 class VerificationExpiredError(OtpError):
     status, code = 410, "code_expired"
-    message = "The code has expired. Please request a new code."
+    message = "This code is invalid or has expired. Please request a new code."
 
 
 # --- upstream and infrastructure ---------------------------------------------------------------

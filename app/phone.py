@@ -1,17 +1,25 @@
-"""Phone numbers: parse and normalise to E.164 with phonenumbers, and mask them for logs."""
+"""Phone numbers: parse and normalise to E.164 with phonenumbers, screen what may cost an SMS, mask for logs."""
 
 from __future__ import annotations
 
-import phonenumbers
+from collections.abc import Collection
 
-from .errors import InvalidPhoneNumberError
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from .errors import CountryNotAllowedError, InvalidPhoneNumberError, NumberNotSupportedError
 
 # Longer input is not a phone number; refuse it before the parser spends time on it.
 MAX_INPUT_LENGTH = 64
+# Numbers that cannot receive a code or that SMS pumping abuses: an SMS to them earns someone else money.
+REFUSED_TYPES = frozenset({
+    PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.TOLL_FREE, PhoneNumberType.VOIP,
+    PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL,
+})
 
 
-def normalise(raw: str) -> str:
-    """Return ``raw`` as E.164 (``+14155552671``) or raise InvalidPhoneNumberError."""
+def parse(raw: str) -> phonenumbers.PhoneNumber:
+    """Parse ``raw`` as an international number or raise InvalidPhoneNumberError."""
     text = raw.strip()
     # Without a leading '+' the country is a guess (is 4155552671 Swiss or Californian?): refuse it.
     if not text.startswith("+") or len(text) > MAX_INPUT_LENGTH:
@@ -22,7 +30,27 @@ def normalise(raw: str) -> str:
         raise InvalidPhoneNumberError() from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumberError()
+    return number
+
+
+def e164(number: phonenumbers.PhoneNumber) -> str:
+    """Format a parsed number as E.164: ``+14155552671``."""
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def normalise(raw: str) -> str:
+    """Return ``raw`` as E.164 or raise InvalidPhoneNumberError."""
+    return e164(parse(raw))
+
+
+def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str]) -> None:
+    """Refuse a number outside the allowed countries, or of a type that should never get an SMS."""
+    if allowed_countries and phonenumbers.region_code_for_number(number) not in allowed_countries:
+        raise CountryNotAllowedError()
+    if phonenumbers.number_type(number) in REFUSED_TYPES:
+        raise NumberNotSupportedError(
+            "Verification codes cannot be sent to premium-rate, toll-free, shared-cost, VoIP or pager numbers."
+        )
 
 
 def mask(number: str) -> str:

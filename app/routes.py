@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import BadRequest
 
 from . import phone
@@ -17,12 +18,21 @@ from .errors import (
     InvalidPhoneNumberError,
     InvalidRequestError,
     NoPendingVerificationError,
+    OtpError,
     StoreError,
     TooManyAttemptsError,
     VerificationExpiredError,
     VerificationInProgressError,
     WrongCodeError,
     error_response,
+)
+from .ratelimit import (
+    check_ip_limit,
+    check_number_limit,
+    cooldown_limit,
+    limiter,
+    request_ip_limit,
+    request_number_limit,
 )
 from .store import Store
 from .verify import Verifier
@@ -36,6 +46,9 @@ CODE_PATTERN = re.compile(r"[0-9]{4,10}")
 # Keep the entry a little longer than Vonage keeps the request, so a late check still reaches Vonage
 # and gets Vonage's own answer ("expired") instead of our "nothing pending".
 TTL_MARGIN = 60
+# Checks one pending verification may take, counted in the store (Vonage ends it after 3 wrong codes;
+# this also bounds checks that end in faults).
+MAX_CHECKS = 5
 
 
 def get_store() -> Store:
@@ -73,17 +86,31 @@ def _field(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _number(data: Mapping[str, Any]) -> str:
-    raw = _field(data, "phoneNumber")
+def posted_number() -> str:
+    """The posted phoneNumber in E.164, parsed once per request (rate-limit keys and views share it)."""
+    if "otp_number" not in g:
+        raw = _field(_body(), "phoneNumber")
+        try:
+            number = phone.parse(raw)
+        except InvalidPhoneNumberError:
+            if not request.is_json and raw[:1] == " " and raw[1:2].isdigit():
+                # A raw '+' in a form body decodes to a space: the commonest curl mistake, so say so.
+                raise InvalidPhoneNumberError(
+                    "The phone number lost its '+': in a form body send it as %2B (curl: --data-urlencode)."
+                ) from None
+            raise
+        g.otp_parsed = number
+        g.otp_number = phone.e164(number)
+    return str(g.otp_number)
+
+
+def number_key() -> str:
+    """Rate-limit key: the normalised number, or '' when it is invalid (Flask-Limiter then skips the
+    per-number limits, the per-address ones still count the request, and the view answers 400)."""
     try:
-        return phone.normalise(raw)
-    except InvalidPhoneNumberError:
-        if not request.is_json and raw[:1] == " " and raw[1:2].isdigit():
-            # A raw '+' in a form body decodes to a space: the commonest curl mistake, so say so.
-            raise InvalidPhoneNumberError(
-                "The phone number lost its '+': in a form body send it as %2B (curl: --data-urlencode)."
-            ) from None
-        raise
+        return posted_number()
+    except OtpError:
+        return ""
 
 
 def _forget(number: str, request_id: str) -> None:
@@ -95,10 +122,24 @@ def _forget(number: str, request_id: str) -> None:
         log.error("could not remove the pending verification for %s", phone.mask(number))
 
 
+def _cancel(request_id: str) -> None:
+    """End the request at the provider, best effort: the entry is already gone either way."""
+    try:
+        get_verifier().cancel(request_id)
+    except OtpError as exc:
+        log.info("could not cancel a finished verification: %s", exc.code)
+
+
+# Flask-Limiter counts every limit before the view runs, so nothing past a limit reaches Vonage. The
+# per-address limits count requests with invalid input too; per-number limits use the normalised number.
 @bp.post("/request-otp")
+@limiter.limit(request_ip_limit, key_func=get_remote_address, scope="request-ip")
+@limiter.limit(request_number_limit, key_func=number_key, scope="request-number")
+@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown")
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number."""
-    number = _number(_body())
+    number = posted_number()
+    phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"])
     store = get_store()
     ttl = current_app.config["VONAGE_PIN_EXPIRY"] + TTL_MARGIN
     try:
@@ -117,16 +158,23 @@ def request_otp() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/check-otp")
+@limiter.limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
+@limiter.limit(check_number_limit, key_func=number_key, scope="check-number")
 def check_otp() -> tuple[dict[str, Any], int]:
     """Check the code the person typed for the posted phone number."""
-    data = _body()
-    number = _number(data)
-    code = _field(data, "code").strip()
+    number = posted_number()
+    code = _field(_body(), "code").strip()
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidCodeFormatError()
-    request_id = get_store().get(number)
-    if request_id is None:
+    pending = get_store().count_check(number)
+    if pending is None:
         raise NoPendingVerificationError()
+    request_id, checks = pending
+    if checks > MAX_CHECKS:
+        _forget(number, request_id)
+        _cancel(request_id)
+        log.info("verification over for %s: too many checks", phone.mask(number))
+        raise TooManyAttemptsError()
     try:
         get_verifier().check(request_id, code)
     except WrongCodeError:

@@ -1,10 +1,11 @@
-"""Where pending verifications live: normalised phone number -> provider request id, with a TTL."""
+"""Pending verifications: normalised phone number -> provider request id and checks made, with a TTL."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
@@ -14,10 +15,24 @@ from redis.retry import Retry
 from .config import ConfigError
 from .errors import StoreError
 
-# Compare-and-delete: remove the entry only if it still names the request we acted on, so a check that
-# ends one verification cannot remove a newer one that another request stored in the meantime.
+# Each entry is a hash {rid, checks}. Storing a request id keeps its check count when the id is the one
+# already stored (a 409 that names the request in progress must not hand out fresh attempts), and starts
+# from zero for a new request.
+_PUT = """
+if redis.call('HGET', KEYS[1], 'rid') ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'rid', ARGV[1], 'checks', 0)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+"""
+_COUNT_CHECK = """
+local rid = redis.call('HGET', KEYS[1], 'rid')
+if not rid then return false end
+return {rid, redis.call('HINCRBY', KEYS[1], 'checks', 1)}
+"""
+# Compare-and-delete: a check that ends one verification cannot remove a newer one stored meanwhile.
 _DELETE_IF_EQUAL = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+if redis.call('HGET', KEYS[1], 'rid') == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -25,13 +40,16 @@ return 0
 
 
 class Store(Protocol):
-    """A small key-value store with expiry, shared by every worker that uses the same backend."""
+    """Pending verifications, shared by every worker that uses the same backend."""
 
-    def put(self, key: str, value: str, ttl: int) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value."""
+    def put(self, key: str, request_id: str, ttl: int) -> None:
+        """Store ``request_id`` under ``key`` for ``ttl`` seconds (a new id starts with no checks)."""
 
     def get(self, key: str) -> str | None:
-        """Return the value under ``key``, or None when there is none or it has expired."""
+        """Return the request id under ``key``, or None when there is none or it has expired."""
+
+    def count_check(self, key: str) -> tuple[str, int] | None:
+        """Count one more check of ``key``'s verification: (request id, checks so far), or None."""
 
     def delete(self, key: str, expected: str | None = None) -> bool:
         """Remove ``key`` (only if it still holds ``expected``, when given); True when removed."""
@@ -40,43 +58,64 @@ class Store(Protocol):
         """Raise StoreError unless the backend answers."""
 
 
+@dataclass
+class _Entry:
+    request_id: str
+    expires_at: float
+    checks: int = 0
+
+
 class MemoryStore:
     """A dict with expiry behind a lock: one process only (the dev server or a single worker)."""
 
     SWEEP_EVERY = 1024
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._data: dict[str, tuple[str, float]] = {}
+        self._data: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._clock = clock
         self._puts = 0
 
-    def put(self, key: str, value: str, ttl: int) -> None:
+    def _live(self, key: str) -> _Entry | None:
+        entry = self._data.get(key)
+        if entry is not None and entry.expires_at <= self._clock():
+            del self._data[key]
+            return None
+        return entry
+
+    def put(self, key: str, request_id: str, ttl: int) -> None:
         with self._lock:
             now = self._clock()
-            self._data[key] = (value, now + ttl)
+            entry = self._live(key)
+            if entry is None or entry.request_id != request_id:
+                self._data[key] = _Entry(request_id, now + ttl)
+            else:
+                entry.expires_at = now + ttl
             self._puts += 1
             if self._puts % self.SWEEP_EVERY == 0:
                 # Entries nobody reads again would otherwise stay forever.
-                self._data = {k: v for k, v in self._data.items() if v[1] > now}
+                self._data = {k: e for k, e in self._data.items() if e.expires_at > now}
 
     def get(self, key: str) -> str | None:
         with self._lock:
-            item = self._data.get(key)
-            if item is None:
+            entry = self._live(key)
+            return None if entry is None else entry.request_id
+
+    def count_check(self, key: str) -> tuple[str, int] | None:
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
                 return None
-            if item[1] <= self._clock():
-                del self._data[key]
-                return None
-            return item[0]
+            entry.checks += 1
+            return entry.request_id, entry.checks
 
     def delete(self, key: str, expected: str | None = None) -> bool:
         with self._lock:
-            item = self._data.get(key)
-            if item is None or (expected is not None and item[0] != expected):
+            entry = self._live(key)
+            if entry is None or (expected is not None and entry.request_id != expected):
                 return False
             del self._data[key]
-            return item[1] > self._clock()
+            return True
 
     def ping(self) -> None:
         return None
@@ -92,6 +131,8 @@ class RedisStore:
     def __init__(self, client: redis.Redis, prefix: str = "otp:pending:") -> None:
         self._redis = client
         self._prefix = prefix
+        self._put = client.register_script(_PUT)
+        self._count_check = client.register_script(_COUNT_CHECK)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
 
     @classmethod
@@ -108,18 +149,25 @@ class RedisStore:
         )
         return cls(client, prefix)
 
-    def put(self, key: str, value: str, ttl: int) -> None:
+    def put(self, key: str, request_id: str, ttl: int) -> None:
         try:
-            self._redis.set(self._prefix + key, value, ex=ttl)
+            self._put(keys=[self._prefix + key], args=[request_id, ttl])
         except redis.RedisError as exc:
             raise StoreError() from exc
 
     def get(self, key: str) -> str | None:
         try:
-            value = self._redis.get(self._prefix + key)
+            value = self._redis.hget(self._prefix + key, "rid")
         except redis.RedisError as exc:
             raise StoreError() from exc
         return None if value is None else str(value)
+
+    def count_check(self, key: str) -> tuple[str, int] | None:
+        try:
+            found = self._count_check(keys=[self._prefix + key])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        return (str(found[0]), int(found[1])) if found else None
 
     def delete(self, key: str, expected: str | None = None) -> bool:
         try:

@@ -61,6 +61,9 @@ class Verifier(Protocol):
     def check(self, request_id: str, code: str) -> None:
         """Return when ``code`` is right; raise an OtpError subclass otherwise."""
 
+    def cancel(self, request_id: str) -> None:
+        """End the request at the provider; raise an OtpError subclass when it refuses."""
+
 
 # --- Vonage legacy Verify ----------------------------------------------------------------------
 # Legacy statuses: https://developer.vonage.com/en/api/verify#verifyRequest (response codes).
@@ -169,6 +172,9 @@ class VonageLegacyVerifier:
     def check(self, request_id: str, code: str) -> None:
         _call("check", lambda: self._client.check_code(request_id, code))
 
+    def cancel(self, request_id: str) -> None:
+        _call("cancel", lambda: self._client.cancel_verification(request_id))
+
 
 # --- the console provider (development) -----------------------------------------------------------
 @dataclass
@@ -219,6 +225,11 @@ class ConsoleVerifier:
                 del self._pending[request_id]
                 raise TooManyAttemptsError()
             raise WrongCodeError()
+
+    def cancel(self, request_id: str) -> None:
+        with self._lock:
+            if self._pending.pop(request_id, None) is None:
+                raise VerificationExpiredError()
 
 
 def verifier_from_config(config: Mapping[str, Any]) -> Verifier:

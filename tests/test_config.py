@@ -17,6 +17,10 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "VONAGE_API_KEY": "",
         "VONAGE_API_SECRET": "", "VONAGE_API_HOST": "api.nexmo.com", "VONAGE_BRAND": "Verify",
         "VONAGE_TIMEOUT": 10, "VONAGE_CODE_LENGTH": 6, "VONAGE_PIN_EXPIRY": 300, "VONAGE_WORKFLOW_ID": 1,
+        "OTP_RATELIMIT_ENABLED": True, "OTP_RATELIMIT_REQUEST_IP": "10/hour",
+        "OTP_RATELIMIT_REQUEST_NUMBER": "3/10 minutes;10/day", "OTP_RATELIMIT_CHECK_IP": "30/5 minutes",
+        "OTP_RATELIMIT_CHECK_NUMBER": "10/10 minutes", "OTP_RESEND_COOLDOWN": 30, "OTP_TRUSTED_PROXIES": 0,
+        "OTP_ALLOWED_COUNTRIES": frozenset(),
     }
 
 
@@ -75,3 +79,15 @@ def test_the_vonage_logger_is_kept_above_debug(settings: dict[str, str]) -> None
         assert logging.getLogger("vonage").getEffectiveLevel() >= logging.INFO
     finally:
         logging.getLogger("vonage").setLevel(logging.NOTSET)
+
+
+def test_sdk_debug_lines_are_dropped_even_when_its_level_is_lowered_later(
+        settings: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    create_app(settings)
+    caplog.set_level(logging.DEBUG, logger="vonage")
+
+    logging.getLogger("vonage").debug("headers: Authorization: Basic c2VjcmV0")
+    logging.getLogger("vonage").warning("an HTTP error")
+
+    assert "Authorization" not in caplog.text
+    assert "an HTTP error" in caplog.text

@@ -25,7 +25,7 @@ class FakeClock:
 
 @pytest.fixture
 def console_client() -> FlaskClient:
-    return create_app({"OTP_PROVIDER": "console"}).test_client()
+    return create_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0"}).test_client()
 
 
 def printed_code(caplog: pytest.LogCaptureFixture, number: str = NUMBER) -> str:

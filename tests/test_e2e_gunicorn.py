@@ -185,7 +185,8 @@ def service(stand_in: tuple[StandIn, Path], clean_redis_pending: redis.Redis,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
     env.update(OTP_PROVIDER="vonage", VONAGE_API_KEY=API_KEY, VONAGE_API_SECRET=API_SECRET,
                VONAGE_API_HOST=f"127.0.0.1:{stand_in[0].server_address[1]}", REQUESTS_CA_BUNDLE=str(ca_path),
-               VONAGE_TIMEOUT="2", OTP_STORE_URL=REDIS_URL)
+               VONAGE_TIMEOUT="2", OTP_STORE_URL=REDIS_URL, OTP_RATELIMIT_REQUEST_IP="1000/minute",
+               OTP_RATELIMIT_CHECK_IP="1000/minute")
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     server.start()
     yield server

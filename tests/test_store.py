@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -35,7 +36,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         yield MemoryStore()
         return
     client = redis_or_fail()
-    prefix = f"otp-test:{request.node.name}:"
+    prefix = f"otp-test:{uuid.uuid4().hex}:"
     yield RedisStore(redis.Redis.from_url("redis://127.0.0.1:6379/13", decode_responses=True), prefix)
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:
@@ -71,6 +72,29 @@ def test_delete_with_expected_value_spares_a_newer_entry(store: Store) -> None:
     assert store.get("k") == "newer"
     assert store.delete("k", expected="newer") is True
     assert store.get("k") is None
+
+
+def test_checks_are_counted_per_request(store: Store) -> None:
+    assert store.count_check("k") is None
+    store.put("k", "req-1", 60)
+
+    assert store.count_check("k") == ("req-1", 1)
+    assert store.count_check("k") == ("req-1", 2)
+    store.put("k", "req-1", 60)  # the same request stored again (a 409) keeps its count
+    assert store.count_check("k") == ("req-1", 3)
+    store.put("k", "req-2", 60)  # a new request starts from zero
+    assert store.count_check("k") == ("req-2", 1)
+
+
+def test_checks_counted_from_many_threads_are_not_lost(store: Store) -> None:
+    store.put("k", "req-1", 60)
+    threads = [threading.Thread(target=lambda: [store.count_check("k") for _ in range(25)]) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert store.count_check("k") == ("req-1", 201)
 
 
 def test_ping(store: Store) -> None:
@@ -145,7 +169,7 @@ def test_redis_entries_expire() -> None:
 
 
 @pytest.mark.parametrize("op", [
-    lambda s: s.put("k", "v", 60), lambda s: s.get("k"), lambda s: s.delete("k"),
+    lambda s: s.put("k", "v", 60), lambda s: s.get("k"), lambda s: s.count_check("k"), lambda s: s.delete("k"),
     lambda s: s.delete("k", expected="v"), lambda s: s.ping(),
 ])
 def test_redis_down_raises_store_error(op: Callable[[Store], object]) -> None:
@@ -237,5 +261,5 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
 
     assert create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
 
-    assert clean_redis_pending.get(f"otp:pending:{NUMBER}") == "req-ttl"
+    assert clean_redis_pending.hget(f"otp:pending:{NUMBER}", "rid") == "req-ttl"
     assert 175 <= clean_redis_pending.ttl(f"otp:pending:{NUMBER}") <= 180
