@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,11 +11,16 @@ import phonenumbers
 from limits import parse_many
 
 PROVIDERS = ("vonage", "console")
-CODE_LENGTHS = (4, 6)
-# The legacy Verify API accepts a pin_expiry between 60 and 3600 seconds and workflow ids 1 to 7.
-PIN_EXPIRY_RANGE = (60, 3600)
+VERIFY_APIS = ("legacy", "v2")
+# What each Verify API accepts: legacy pin_expiry 60-3600 s and codes of 4 or 6 digits; v2 a
+# channel_timeout of 15-900 s, codes of 4-10 digits and a brand of at most 16 characters.
+API_RULES: dict[str, dict[str, Any]] = {
+    "legacy": {"brand_max": 18, "code_lengths": (4, 6), "code_lengths_text": "4 or 6", "pin_expiry": (60, 3600)},
+    "v2": {"brand_max": 16, "code_lengths": tuple(range(4, 11)), "code_lengths_text": "4 to 10",
+           "pin_expiry": (15, 900)},
+}
 WORKFLOW_RANGE = (1, 7)
-BRAND_MAX = 18
+CHANNELS = ("sms", "voice", "whatsapp")
 STORE_SCHEMES = ("memory://", "redis://", "rediss://")
 
 
@@ -74,6 +80,88 @@ def _countries(environ: Mapping[str, str], problems: list[str]) -> frozenset[str
     return codes
 
 
+def _private_key(value: str, problems: list[str]) -> str:
+    """The PEM itself, or the file a path names; PKCS#8, as the SDK's JWT client wants it."""
+    if not value:
+        return ""
+    if "-----BEGIN" in value:
+        pem = value.replace("\\n", "\n")  # one-line .env values often carry literal \n
+    else:
+        try:
+            with open(value, encoding="ascii") as key_file:
+                pem = key_file.read()
+        except (OSError, UnicodeDecodeError):
+            problems.append("VONAGE_PRIVATE_KEY is neither a PEM nor a readable key file")
+            return ""
+    if "-----BEGIN PRIVATE KEY-----" not in pem:
+        problems.append("VONAGE_PRIVATE_KEY must be a PKCS#8 key (-----BEGIN PRIVATE KEY-----); convert with "
+                        "'openssl pkcs8 -topk8 -nocrypt -in old.pem -out new.pem'")
+        return ""
+    return pem
+
+
+def _vonage(env: Mapping[str, str], provider: str, problems: list[str]) -> dict[str, Any]:
+    """The Vonage settings, checked against the rules of the Verify API they are for."""
+    api = env.get("VONAGE_VERIFY_API", "").strip().lower() or "legacy"
+    if api not in VERIFY_APIS:
+        problems.append(f"VONAGE_VERIFY_API must be legacy or v2, got {api!r}")
+        api = "legacy"
+    rules = API_RULES[api]
+
+    api_key = env.get("VONAGE_API_KEY", "").strip()
+    api_secret = env.get("VONAGE_API_SECRET", "").strip()
+    application_id = env.get("VONAGE_APPLICATION_ID", "").strip()
+    private_key = _private_key(env.get("VONAGE_PRIVATE_KEY", "").strip(), problems)
+    if provider == "vonage":
+        if api == "v2" and (application_id or env.get("VONAGE_PRIVATE_KEY", "").strip()):
+            # JWT is meant; an unusable key was reported by _private_key already.
+            if not application_id:
+                problems.append("missing VONAGE_APPLICATION_ID (JWT auth needs it beside VONAGE_PRIVATE_KEY)")
+            elif not env.get("VONAGE_PRIVATE_KEY", "").strip():
+                problems.append("missing VONAGE_PRIVATE_KEY (JWT auth needs it beside VONAGE_APPLICATION_ID)")
+        else:
+            missing = [n for n, v in (("VONAGE_API_KEY", api_key), ("VONAGE_API_SECRET", api_secret)) if not v]
+            if missing:
+                jwt = " or VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY" if api == "v2" else ""
+                problems.append(f"missing {', '.join(missing)} (required with OTP_PROVIDER=vonage{jwt}; "
+                                "set OTP_PROVIDER=console to try the service without a Vonage account)")
+
+    brand = env.get("VONAGE_BRAND", "").strip() or "Verify"
+    if len(brand) > rules["brand_max"]:
+        problems.append(f"VONAGE_BRAND must be at most {rules['brand_max']} characters with the {api} API, "
+                        f"got {len(brand)}")
+    code_length = _int(env, "VONAGE_CODE_LENGTH", 6, 0, 99, problems)
+    if code_length not in rules["code_lengths"]:
+        problems.append(f"VONAGE_CODE_LENGTH must be {rules['code_lengths_text']} with the {api} API, "
+                        f"got {code_length}")
+    low, high = rules["pin_expiry"]
+    workflow = [c.strip().lower() for c in env.get("VONAGE_WORKFLOW", "sms").split(",") if c.strip()] or ["sms"]
+    unknown = [c for c in workflow if c not in CHANNELS]
+    if unknown:
+        problems.append(f"VONAGE_WORKFLOW channels must be among {', '.join(CHANNELS)}, got {', '.join(unknown)}")
+    whatsapp_from = env.get("VONAGE_WHATSAPP_FROM", "").strip()
+    if api == "v2" and "whatsapp" in workflow and not re.fullmatch(r"[1-9][0-9]{6,14}|[A-Za-z0-9]{3,11}",
+                                                                   whatsapp_from):
+        problems.append("VONAGE_WHATSAPP_FROM must be the WhatsApp Business number (digits, no '+') or a "
+                        "3-11 character sender name when VONAGE_WORKFLOW has whatsapp")
+    return {
+        "VONAGE_VERIFY_API": api,
+        "VONAGE_API_KEY": api_key,
+        "VONAGE_API_SECRET": api_secret,
+        "VONAGE_APPLICATION_ID": application_id,
+        "VONAGE_PRIVATE_KEY": private_key,
+        "VONAGE_API_HOST": env.get("VONAGE_API_HOST", "").strip() or "api.nexmo.com",
+        "VONAGE_BRAND": brand,
+        "VONAGE_TIMEOUT": _int(env, "VONAGE_TIMEOUT", 10, 1, 300, problems),
+        "VONAGE_CODE_LENGTH": code_length,
+        "VONAGE_PIN_EXPIRY": _int(env, "VONAGE_PIN_EXPIRY", 300, low, high, problems),
+        "VONAGE_WORKFLOW_ID": _int(env, "VONAGE_WORKFLOW_ID", 1, *WORKFLOW_RANGE, problems),
+        "VONAGE_WORKFLOW": tuple(workflow),
+        "VONAGE_WHATSAPP_FROM": whatsapp_from,
+        "VONAGE_LOCALE": env.get("VONAGE_LOCALE", "").strip().lower(),
+    }
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read and check the settings from ``environ`` (the process environment by default)."""
     env = os.environ if environ is None else environ
@@ -83,23 +171,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if provider not in PROVIDERS:
         problems.append(f"OTP_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
 
-    api_key = env.get("VONAGE_API_KEY", "").strip()
-    api_secret = env.get("VONAGE_API_SECRET", "").strip()
-    if provider == "vonage":
-        missing = [name for name, value in (("VONAGE_API_KEY", api_key), ("VONAGE_API_SECRET", api_secret))
-                   if not value]
-        if missing:
-            problems.append(f"missing {', '.join(missing)} (required with OTP_PROVIDER=vonage; "
-                            "set OTP_PROVIDER=console to try the service without a Vonage account)")
-
-    brand = env.get("VONAGE_BRAND", "").strip() or "Verify"
-    if len(brand) > BRAND_MAX:
-        problems.append(f"VONAGE_BRAND must be at most {BRAND_MAX} characters, got {len(brand)}")
-
-    code_length = _int(env, "VONAGE_CODE_LENGTH", 6, 0, 99, problems)
-    if code_length not in CODE_LENGTHS:
-        problems.append(f"VONAGE_CODE_LENGTH must be 4 or 6, got {code_length}")
-
     store_url = env.get("OTP_STORE_URL", "").strip() or "memory://"
     if not store_url.lower().startswith(STORE_SCHEMES):
         problems.append("OTP_STORE_URL must start with memory://, redis:// or rediss://")
@@ -107,14 +178,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {
         "OTP_PROVIDER": provider,
         "OTP_STORE_URL": store_url,
-        "VONAGE_API_KEY": api_key,
-        "VONAGE_API_SECRET": api_secret,
-        "VONAGE_API_HOST": env.get("VONAGE_API_HOST", "").strip() or "api.nexmo.com",
-        "VONAGE_BRAND": brand,
-        "VONAGE_TIMEOUT": _int(env, "VONAGE_TIMEOUT", 10, 1, 300, problems),
-        "VONAGE_CODE_LENGTH": code_length,
-        "VONAGE_PIN_EXPIRY": _int(env, "VONAGE_PIN_EXPIRY", 300, *PIN_EXPIRY_RANGE, problems),
-        "VONAGE_WORKFLOW_ID": _int(env, "VONAGE_WORKFLOW_ID", 1, *WORKFLOW_RANGE, problems),
+        **_vonage(env, provider, problems),
         "OTP_RATELIMIT_ENABLED": _bool(env, "OTP_RATELIMIT_ENABLED", True, problems),
         **_rate_limits(env, problems),
         "OTP_RESEND_COOLDOWN": _int(env, "OTP_RESEND_COOLDOWN", 30, 0, 3600, problems),

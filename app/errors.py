@@ -91,6 +91,13 @@ class VerificationExpiredError(OtpError):
     message = "This code is invalid or has expired. Please request a new code."
 
 
+class ActionRefusedError(OtpError):
+    """Vonage will not do this now: no delivery step left, or a cancel too early or too late."""
+
+    status, code = 409, "action_refused"
+    message = "This cannot be done for the pending code right now."
+
+
 # --- upstream and infrastructure ---------------------------------------------------------------
 class ProviderThrottledError(OtpError):
     status, code = 503, "provider_throttled"

@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import phone
 from .errors import (
+    ActionRefusedError,
     InvalidCodeFormatError,
     InvalidJsonError,
     InvalidPhoneNumberError,
@@ -130,36 +131,96 @@ def _cancel(request_id: str) -> None:
         log.info("could not cancel a finished verification: %s", exc.code)
 
 
+def _ttl() -> int:
+    return get_verifier().lifetime + TTL_MARGIN
+
+
+def _sent() -> tuple[dict[str, Any], int]:
+    return {"message": "A code is on its way. Check your phone.", "expiresIn": get_verifier().lifetime}, 200
+
+
+def _pending_request_id(number: str) -> str:
+    request_id = get_store().get(number)
+    if request_id is None:
+        raise NoPendingVerificationError()
+    return request_id
+
+
 # Flask-Limiter counts every limit before the view runs, so nothing past a limit reaches Vonage. The
 # per-address limits count requests with invalid input too; per-number limits use the normalised number.
+# Sends (a first code or the next delivery step) share their limits and the cooldown.
 @bp.post("/request-otp")
-@limiter.limit(request_ip_limit, key_func=get_remote_address, scope="request-ip")
-@limiter.limit(request_number_limit, key_func=number_key, scope="request-number")
+@limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
+@limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
 @limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown")
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number."""
     number = posted_number()
     phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"])
     store = get_store()
-    ttl = current_app.config["VONAGE_PIN_EXPIRY"] + TTL_MARGIN
     try:
         request_id = get_verifier().start(number)
     except VerificationInProgressError as exc:
-        # Vonage names the request in progress: keep it, so the code already sent stays checkable even
-        # if our entry was lost (a timeout after Vonage had accepted the request, say).
-        if exc.request_id:
-            store.put(number, exc.request_id, ttl)
-        log.info("verification already in progress for %s", phone.mask(number))
-        raise
-    store.put(number, request_id, ttl)
+        if not exc.request_id:
+            raise
+        # Vonage names the request in progress. If it is the one stored, the person already has a code:
+        # 409. If not, it was started by an attempt of ours whose answer was lost (a timeout, or the SDK
+        # re-sending a POST after a dropped connection): the code is on its way, so keep it and say so.
+        known = store.get(number) == exc.request_id
+        store.put(number, exc.request_id, _ttl())
+        if known:
+            log.info("verification already in progress for %s", phone.mask(number))
+            raise
+        log.info("verification started earlier for %s is adopted", phone.mask(number))
+        return _sent()
+    store.put(number, request_id, _ttl())
     log.info("verification started for %s", phone.mask(number))
-    expires_in = current_app.config["VONAGE_PIN_EXPIRY"]
-    return {"message": "A code is on its way. Check your phone.", "expiresIn": expires_in}, 200
+    return _sent()
+
+
+@bp.post("/resend-otp")
+@limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
+@limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
+@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown")
+def resend_otp() -> tuple[dict[str, Any], int]:
+    """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
+    number = posted_number()
+    request_id = _pending_request_id(number)
+    try:
+        get_verifier().next_step(request_id)
+    except ActionRefusedError:
+        raise ActionRefusedError("No further delivery is possible for this code: enter it, or request a new "
+                                 "one when it expires.") from None
+    except VerificationExpiredError:
+        _forget(number, request_id)
+        raise
+    log.info("next delivery step for %s", phone.mask(number))
+    return {"message": "The code is being delivered again."}, 200
+
+
+@bp.post("/cancel-otp")
+@limiter.shared_limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
+@limiter.shared_limit(check_number_limit, key_func=number_key, scope="check-number")
+def cancel_otp() -> tuple[dict[str, Any], int]:
+    """Cancel the pending verification for the posted phone number."""
+    number = posted_number()
+    request_id = _pending_request_id(number)
+    try:
+        get_verifier().cancel(request_id)
+    except ActionRefusedError:
+        # Legacy Verify refuses a cancel in the request's first 30 seconds: the code stays valid.
+        raise ActionRefusedError("The code cannot be cancelled right now; try again in 30 seconds.") from None
+    except VerificationExpiredError:
+        _forget(number, request_id)
+        raise
+    _forget(number, request_id)
+    log.info("verification cancelled for %s", phone.mask(number))
+    return {"message": "The verification is cancelled."}, 200
 
 
 @bp.post("/check-otp")
-@limiter.limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
-@limiter.limit(check_number_limit, key_func=number_key, scope="check-number")
+@limiter.shared_limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
+@limiter.shared_limit(check_number_limit, key_func=number_key, scope="check-number")
 def check_otp() -> tuple[dict[str, Any], int]:
     """Check the code the person typed for the posted phone number."""
     number = posted_number()

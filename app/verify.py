@@ -1,7 +1,9 @@
 """The Verify wrapper: the only module that talks to the Vonage SDK.
 
-Routes see two verbs, ``start(number) -> request_id`` and ``check(request_id, code)``, and the typed
-errors of ``app.errors``; every SDK and transport failure is translated here, in one place.
+Routes see four verbs, ``start(number) -> request_id``, ``check(request_id, code)``, ``next_step`` and
+``cancel``, plus ``lifetime`` (seconds a request lives), and the typed errors of ``app.errors``. Every SDK
+and transport failure is translated here, in one place, for the legacy API (statuses in a 200 body) and
+for v2 (HTTP statuses).
 """
 
 from __future__ import annotations
@@ -26,9 +28,16 @@ from vonage_http_client import (
     HttpRequestError,
     RateLimitedError,
 )
-from vonage_verify_legacy import VerifyError, VerifyLegacy, VerifyRequest
+from vonage_verify import SmsChannel, Verify, VoiceChannel, WhatsappChannel
+from vonage_verify import VerifyError as V2VerifyError
+from vonage_verify import VerifyRequest as V2Request
+from vonage_verify_legacy import VerifyError as LegacyVerifyError
+from vonage_verify_legacy import VerifyLegacy
+from vonage_verify_legacy import VerifyRequest as LegacyRequest
 
+from .config import ConfigError
 from .errors import (
+    ActionRefusedError,
     NumberNotSupportedError,
     OtpError,
     ProviderThrottledError,
@@ -46,14 +55,19 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The SDK may wait for a free pooled connection; keep the pool at least as large as a worker's threads.
+# A request waits for a free pooled connection when all are busy: keep the pool at least as large as a
+# worker's threads (gunicorn.conf.py runs 16).
 POOL_MAXSIZE = 32
-# Vonage ends a legacy request after three wrong codes; the console provider follows the same rule.
+# Vonage ends a request after three wrong codes and offers at most three deliveries; the console
+# provider follows the same rules.
 MAX_WRONG_CODES = 3
+MAX_DELIVERIES = 3
 
 
 class Verifier(Protocol):
     """What the routes need from a verification provider."""
+
+    lifetime: int
 
     def start(self, number: str) -> str:
         """Send a code to ``number`` (E.164, with '+') and return the provider's request id."""
@@ -61,13 +75,16 @@ class Verifier(Protocol):
     def check(self, request_id: str, code: str) -> None:
         """Return when ``code`` is right; raise an OtpError subclass otherwise."""
 
+    def next_step(self, request_id: str) -> None:
+        """Deliver the code again by the next step of the workflow (e.g. a voice call after the SMS)."""
+
     def cancel(self, request_id: str) -> None:
         """End the request at the provider; raise an OtpError subclass when it refuses."""
 
 
-# --- Vonage legacy Verify ----------------------------------------------------------------------
+# --- translation of failures ------------------------------------------------------------------------
 # Legacy statuses: https://developer.vonage.com/en/api/verify#verifyRequest (response codes).
-_STATUS_ERRORS: dict[str, type[OtpError]] = {
+_LEGACY_STATUS: dict[str, type[OtpError]] = {
     "1": ProviderThrottledError,  # throttled: more than the account's requests per second
     "3": NumberNotSupportedError,  # invalid value (the number; ours is validated before)
     "4": ProviderUnavailableError,  # invalid credentials
@@ -80,11 +97,20 @@ _STATUS_ERRORS: dict[str, type[OtpError]] = {
     "15": NumberNotSupportedError,  # destination not in a supported network
     "16": WrongCodeError,  # the code does not match
     "17": TooManyAttemptsError,  # wrong code too many times: request terminated
+    "19": ActionRefusedError,  # control refused: cancel within 30 s or too late, no event left
     "29": NumberNotSupportedError,  # non-permitted destination
     "101": VerificationExpiredError,  # no such request
 }
-# Statuses that describe the user's situation rather than a fault worth an operator's attention.
-_USER_STATUSES = frozenset({"3", "6", "7", "10", "15", "16", "17", "29", "101"})
+# v2 answers with HTTP statuses whose meaning depends on the call.
+_V2_STATUS: dict[str, dict[int, type[OtpError]]] = {
+    "start": {409: VerificationInProgressError, 422: NumberNotSupportedError},
+    "check": {400: WrongCodeError, 404: VerificationExpiredError, 410: TooManyAttemptsError},
+    "next_step": {404: VerificationExpiredError, 409: ActionRefusedError},
+    "cancel": {404: VerificationExpiredError, 409: ActionRefusedError},
+}
+# Outcomes that describe the person's situation rather than a fault worth an operator's attention.
+_USER_ERRORS = (NumberNotSupportedError, VerificationExpiredError, VerificationInProgressError, WrongCodeError,
+                TooManyAttemptsError, ActionRefusedError)
 
 
 class _StatusError(Exception):
@@ -92,8 +118,8 @@ class _StatusError(Exception):
 
     def __init__(self, answer: object) -> None:
         super().__init__("non-zero Verify status")
-        self.answer = answer if isinstance(answer, dict) else {}
-        self.status = str(self.answer.get("status", "")) if answer is not None else ""
+        self.answer: dict[str, Any] = answer if isinstance(answer, dict) else {}
+        self.status = str(self.answer.get("status", ""))
 
 
 class _VerifyLegacy(VerifyLegacy):  # type: ignore[misc]
@@ -107,82 +133,148 @@ class _VerifyLegacy(VerifyLegacy):  # type: ignore[misc]
             raise _StatusError(response)
 
 
-def _raise_for_status(err: _StatusError, op: str) -> NoReturn:
-    status = err.status
-    error = _STATUS_ERRORS.get(status, UpstreamError)
-    if status not in _USER_STATUSES:
-        # The error text goes to the server log only; clients get the class's generic sentence.
-        log.warning("vonage %s failed: status=%s error_text=%s", op, status or "missing",
-                    err.answer.get("error_text", ""))
+def _raise(error: type[OtpError], op: str, detail: str, cause: Exception, request_id: object = None) -> NoReturn:
+    if not issubclass(error, _USER_ERRORS):
+        # Vonage's words go to the server log only; clients get the error class's generic sentence.
+        log.warning("vonage %s failed: %s", op, detail)
     if error is VerificationInProgressError:
-        request_id = err.answer.get("request_id")
-        raise VerificationInProgressError(str(request_id) if request_id else None) from err
-    raise error() from err
+        raise VerificationInProgressError(str(request_id) if request_id else None) from cause
+    raise error() from cause
 
 
-def _translate(exc: Exception, op: str) -> NoReturn:
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]]) -> NoReturn:
     """Turn an SDK or transport exception into one of our errors, keeping the cause for the log."""
+    if isinstance(exc, _StatusError):
+        detail = f"status={exc.status or 'missing'} error_text={exc.answer.get('error_text', '')}"
+        _raise(_LEGACY_STATUS.get(exc.status, UpstreamError), op, detail, exc, exc.answer.get("request_id"))
     if isinstance(exc, requests.Timeout):
-        log.warning("vonage %s timed out: %s", op, type(exc).__name__)
-        raise UpstreamTimeoutError() from exc
+        _raise(UpstreamTimeoutError, op, f"timed out ({type(exc).__name__})", exc)
     if isinstance(exc, requests.ConnectionError):
-        log.warning("vonage %s unreachable: %s", op, type(exc).__name__)
-        raise UpstreamUnavailableError() from exc
-    if isinstance(exc, RateLimitedError):
-        log.warning("vonage %s throttled: HTTP 429", op)
-        raise ProviderThrottledError() from exc
-    if isinstance(exc, AuthenticationError | ForbiddenError):
-        log.error("vonage %s refused our credentials: HTTP %s", op, exc.response.status_code)
-        raise ProviderUnavailableError() from exc
+        _raise(UpstreamUnavailableError, op, f"unreachable ({type(exc).__name__})", exc)
     if isinstance(exc, HttpRequestError):
         status = exc.response.status_code
-        log.warning("vonage %s failed: HTTP %s", op, status)
-        raise (UpstreamUnavailableError if status == 503 else UpstreamError)() from exc
-    log.warning("vonage %s gave an unusable answer: %s", op, type(exc).__name__)
-    raise UpstreamError() from exc
+        body = _json(exc.response)
+        detail = f"HTTP {status} {body.get('title') or body.get('error_title') or ''}".rstrip()
+        if status in by_status:
+            _raise(by_status[status], op, detail, exc, body.get("request_id"))
+        if isinstance(exc, RateLimitedError):
+            _raise(ProviderThrottledError, op, detail, exc)
+        if isinstance(exc, AuthenticationError | ForbiddenError) or status == 402:
+            log.error("vonage %s refused this account: %s", op, detail)
+            _raise(ProviderUnavailableError, op, detail, exc)
+        _raise(UpstreamUnavailableError if status == 503 else UpstreamError, op, detail, exc)
+    _raise(UpstreamError, op, f"unusable answer ({type(exc).__name__})", exc)
 
 
-def _call(op: str, fn: Callable[[], T]) -> T:
+def _call(op: str, fn: Callable[[], T], by_status: Mapping[int, type[OtpError]] | None = None) -> T:
     try:
         return fn()
-    except _StatusError as err:
-        _raise_for_status(err, op)
-    except (requests.RequestException, HttpRequestError, VerifyError, ValidationError) as exc:
-        _translate(exc, op)
+    except (_StatusError, requests.RequestException, HttpRequestError, LegacyVerifyError, V2VerifyError,
+            ValidationError) as exc:
+        _translate(exc, op, by_status or {})
+    except TypeError as exc:
+        # The v2 client builds its answer with Model(**body): an empty, non-JSON or non-object 2xx body
+        # raises TypeError there. Nothing else in these one-call lambdas can.
+        _translate(exc, op, {})
 
 
+def _http_client(auth: Auth, api_host: str, timeout: int) -> HttpClient:
+    """One SDK HTTP client per API and process: its headers dict is shared by every call it makes."""
+    options = HttpClientOptions(api_host=api_host, timeout=timeout, pool_maxsize=POOL_MAXSIZE,
+                                # No urllib3 retries of a POST that may have reached Vonage: a resend is a
+                                # second SMS. The SDK still retries a keep-alive socket the server closed.
+                                max_retries=0)
+    return HttpClient(auth, options)
+
+
+# --- Vonage legacy Verify ----------------------------------------------------------------------------
 class VonageLegacyVerifier:
-    """Vonage's legacy Verify API (``/verify/json``), through the official SDK."""
+    """Vonage's legacy Verify API (``/verify/json``, request ids, statuses in the body)."""
 
-    def __init__(self, *, api_key: str, api_secret: str, api_host: str, timeout: int, brand: str,
-                 code_length: int, pin_expiry: int, workflow_id: int) -> None:
-        options = HttpClientOptions(api_host=api_host, timeout=timeout, pool_maxsize=POOL_MAXSIZE,
-                                    # No urllib3 retries of a POST that may have reached Vonage: a resend
-                                    # is a second SMS. The SDK still retries a dropped keep-alive socket.
-                                    max_retries=0)
-        self._client = _VerifyLegacy(HttpClient(Auth(api_key=api_key, api_secret=api_secret), options))
+    def __init__(self, *, auth: Auth, api_host: str, timeout: int, brand: str, code_length: int, pin_expiry: int,
+                 workflow_id: int) -> None:
+        self._client = _VerifyLegacy(_http_client(auth, api_host, timeout))
         self._request = {"brand": brand, "code_length": code_length, "pin_expiry": pin_expiry,
                          "workflow_id": workflow_id}
+        self.lifetime = pin_expiry
+        LegacyRequest(number="14155552671", **self._request)  # fail at startup, not on the first request
 
     def start(self, number: str) -> str:
-        request = VerifyRequest(number=number.lstrip("+"), **self._request)
-        answer = _call("start", lambda: self._client.start_verification(request))
-        return str(answer.request_id)
+        request = LegacyRequest(number=number.lstrip("+"), **self._request)
+        return str(_call("start", lambda: self._client.start_verification(request)).request_id)
 
     def check(self, request_id: str, code: str) -> None:
         _call("check", lambda: self._client.check_code(request_id, code))
+
+    def next_step(self, request_id: str) -> None:
+        _call("next_step", lambda: self._client.trigger_next_event(request_id))
 
     def cancel(self, request_id: str) -> None:
         _call("cancel", lambda: self._client.cancel_verification(request_id))
 
 
-# --- the console provider (development) -----------------------------------------------------------
+_CHANNELS = {"sms": SmsChannel, "voice": VoiceChannel}
+
+
+# --- Vonage Verify v2 --------------------------------------------------------------------------------
+class VonageV2Verifier:
+    """Vonage's Verify v2 API (``/v2/verify``, JSON, HTTP statuses), with Basic or JWT auth."""
+
+    def __init__(self, *, auth: Auth, api_host: str, timeout: int, brand: str, code_length: int,
+                 channel_timeout: int, workflow: tuple[str, ...], whatsapp_from: str, locale: str) -> None:
+        self._client = Verify(_http_client(auth, api_host, timeout))
+        self._workflow = workflow
+        self._whatsapp_from = whatsapp_from
+        self._request: dict[str, Any] = {"brand": brand, "code_length": code_length,
+                                         "channel_timeout": channel_timeout}
+        if locale:
+            self._request["locale"] = locale
+        # Vonage keeps the request through every channel of the workflow.
+        self.lifetime = channel_timeout * len(workflow)
+        self._build("14155552671")  # fail at startup, not on the first request
+
+    def _build(self, to: str) -> V2Request:
+        channels = [self._whatsapp(to) if c == "whatsapp" else _CHANNELS[c](to=to) for c in self._workflow]
+        return V2Request(workflow=channels, **self._request)
+
+    def _whatsapp(self, to: str) -> WhatsappChannel:
+        # The SDK's sender check compares type(v) with an Annotated alias, which never matches, so it
+        # refuses every numeric sender longer than 11 characters: real WhatsApp Business numbers. The
+        # sender is checked at startup instead (app.config) and the recipient here.
+        SmsChannel(to=to)
+        return WhatsappChannel.model_construct(to=to, from_=self._whatsapp_from)
+
+    def start(self, number: str) -> str:
+        request = self._build(number.lstrip("+"))
+        answer = _call("start", lambda: self._client.start_verification(request), _V2_STATUS["start"])
+        return str(answer.request_id)
+
+    def check(self, request_id: str, code: str) -> None:
+        _call("check", lambda: self._client.check_code(request_id, code), _V2_STATUS["check"])
+
+    def next_step(self, request_id: str) -> None:
+        _call("next_step", lambda: self._client.trigger_next_workflow(request_id), _V2_STATUS["next_step"])
+
+    def cancel(self, request_id: str) -> None:
+        _call("cancel", lambda: self._client.cancel_verification(request_id), _V2_STATUS["cancel"])
+
+
+# --- the console provider (development) ------------------------------------------------------------
 @dataclass
 class _Pending:
     number: str
     code: str
     expires_at: float
     wrong: int = 0
+    deliveries: int = 1
 
 
 class ConsoleVerifier:
@@ -191,11 +283,22 @@ class ConsoleVerifier:
     def __init__(self, *, code_length: int, pin_expiry: int, clock: Callable[[], float] = time.monotonic,
                  out: logging.Logger | None = None) -> None:
         self._code_length = code_length
-        self._pin_expiry = pin_expiry
+        self.lifetime = pin_expiry
         self._clock = clock
         self._out = out or logging.getLogger("app.console")
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
+
+    def _print(self, pending: _Pending) -> None:
+        self._out.warning("CONSOLE PROVIDER (no SMS sent): code for %s is %s, valid %d s", pending.number,
+                          pending.code, max(0, int(pending.expires_at - self._clock())))
+
+    def _live(self, request_id: str) -> _Pending:
+        pending = self._pending.get(request_id)
+        if pending is None or pending.expires_at <= self._clock():
+            self._pending.pop(request_id, None)
+            raise VerificationExpiredError()
+        return pending
 
     def start(self, number: str) -> str:
         with self._lock:
@@ -206,17 +309,13 @@ class ConsoleVerifier:
                     raise VerificationInProgressError(rid)
             request_id = secrets.token_hex(16)
             code = f"{secrets.randbelow(10 ** self._code_length):0{self._code_length}d}"
-            self._pending[request_id] = _Pending(number, code, now + self._pin_expiry)
-        self._out.warning("CONSOLE PROVIDER (no SMS sent): code for %s is %s, valid %d s",
-                          number, code, self._pin_expiry)
+            pending = self._pending[request_id] = _Pending(number, code, now + self.lifetime)
+        self._print(pending)
         return request_id
 
     def check(self, request_id: str, code: str) -> None:
         with self._lock:
-            pending = self._pending.get(request_id)
-            if pending is None or pending.expires_at <= self._clock():
-                self._pending.pop(request_id, None)
-                raise VerificationExpiredError()
+            pending = self._live(request_id)
             if hmac.compare_digest(pending.code, code):
                 del self._pending[request_id]
                 return
@@ -226,19 +325,37 @@ class ConsoleVerifier:
                 raise TooManyAttemptsError()
             raise WrongCodeError()
 
+    def next_step(self, request_id: str) -> None:
+        with self._lock:
+            pending = self._live(request_id)
+            if pending.deliveries >= MAX_DELIVERIES:
+                raise ActionRefusedError()
+            pending.deliveries += 1
+        self._print(pending)
+
     def cancel(self, request_id: str) -> None:
         with self._lock:
-            if self._pending.pop(request_id, None) is None:
-                raise VerificationExpiredError()
+            self._live(request_id)
+            del self._pending[request_id]
 
 
 def verifier_from_config(config: Mapping[str, Any]) -> Verifier:
-    """Build the provider the settings name."""
+    """Build the provider the settings name; settings the SDK refuses stop startup with its reason."""
     if config["OTP_PROVIDER"] == "console":
         return ConsoleVerifier(code_length=config["VONAGE_CODE_LENGTH"], pin_expiry=config["VONAGE_PIN_EXPIRY"])
-    return VonageLegacyVerifier(
-        api_key=config["VONAGE_API_KEY"], api_secret=config["VONAGE_API_SECRET"],
-        api_host=config["VONAGE_API_HOST"], timeout=config["VONAGE_TIMEOUT"], brand=config["VONAGE_BRAND"],
-        code_length=config["VONAGE_CODE_LENGTH"], pin_expiry=config["VONAGE_PIN_EXPIRY"],
-        workflow_id=config["VONAGE_WORKFLOW_ID"],
-    )
+    common = {"api_host": config["VONAGE_API_HOST"], "timeout": config["VONAGE_TIMEOUT"],
+              "brand": config["VONAGE_BRAND"], "code_length": config["VONAGE_CODE_LENGTH"]}
+    if config["VONAGE_APPLICATION_ID"]:
+        auth = Auth(application_id=config["VONAGE_APPLICATION_ID"], private_key=config["VONAGE_PRIVATE_KEY"])
+    else:
+        auth = Auth(api_key=config["VONAGE_API_KEY"], api_secret=config["VONAGE_API_SECRET"])
+    try:
+        if config["VONAGE_VERIFY_API"] == "v2":
+            return VonageV2Verifier(auth=auth, channel_timeout=config["VONAGE_PIN_EXPIRY"],
+                                    workflow=config["VONAGE_WORKFLOW"], whatsapp_from=config["VONAGE_WHATSAPP_FROM"],
+                                    locale=config["VONAGE_LOCALE"], **common)
+        return VonageLegacyVerifier(auth=auth, pin_expiry=config["VONAGE_PIN_EXPIRY"],
+                                    workflow_id=config["VONAGE_WORKFLOW_ID"], **common)
+    except (ValidationError, V2VerifyError, LegacyVerifyError) as exc:
+        # pydantic names the field and the rule; these values are settings, never secrets.
+        raise ConfigError(f"invalid Vonage settings: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import urllib.parse
 import uuid
@@ -21,8 +22,7 @@ API_KEY = "testkey"
 API_SECRET = "s3cret-Value-9f8e"
 NUMBER = "+14155552671"
 SDK_NUMBER = "14155552671"
-START_URL = "https://api.nexmo.com/verify/json"
-CHECK_URL = "https://api.nexmo.com/verify/check/json"
+API_HOST = "https://api.nexmo.com"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 SETTINGS = {
@@ -36,9 +36,125 @@ SETTINGS = {
 }
 
 
+class FakeVonage:
+    """Vonage Verify at the HTTP level through `responses`, in the dialect of one API.
+
+    The real SDK runs against it; a URL nobody registered is a connection error. Outcomes are named
+    the same for both APIs, so one test states the contract and runs against legacy and v2.
+    """
+
+    def __init__(self, api: str, mock: responses.RequestsMock) -> None:
+        self.api, self.mock = api, mock
+
+    # URLs
+    def start_url(self) -> str:
+        return f"{API_HOST}/verify/json" if self.api == "legacy" else f"{API_HOST}/v2/verify"
+
+    def check_url(self, rid: str = "req-0001") -> str:
+        return f"{API_HOST}/verify/check/json" if self.api == "legacy" else f"{API_HOST}/v2/verify/{rid}"
+
+    def next_url(self, rid: str = "req-0001") -> str:
+        if self.api == "legacy":
+            return f"{API_HOST}/verify/control/json"
+        return f"{API_HOST}/v2/verify/{rid}/next_workflow"
+
+    def cancel_url(self, rid: str = "req-0001") -> str:
+        return f"{API_HOST}/verify/control/json" if self.api == "legacy" else f"{API_HOST}/v2/verify/{rid}"
+
+    # answers
+    def _legacy(self, url: str, status: str, rid: str | None, **extra: Any) -> None:
+        body: dict[str, Any] = {"status": status, **extra}
+        if rid:
+            body["request_id"] = rid
+        if status != "0":
+            body.setdefault("error_text", f"status {status} text")
+        self.mock.add(responses.POST, url, json=body)
+
+    def _problem(self, method: str, url: str, http: int, **extra: Any) -> None:
+        self.mock.add(method, url, status=http, json={"type": "https://developer.vonage.com/api-errors",
+                                                      "title": f"problem {http}", **extra})
+
+    START = {"in_progress": ("10", 409), "bad_number": ("15", 422), "throttled": ("1", 429),
+             "account": ("4", 401), "upstream": ("5", 500)}
+
+    def start(self, outcome: str = "ok", rid: str = "req-0001") -> None:
+        if outcome == "ok":
+            if self.api == "legacy":
+                self._legacy(self.start_url(), "0", rid)
+            else:
+                self.mock.add(responses.POST, self.start_url(), status=202, json={"request_id": rid})
+            return
+        status, http = self.START[outcome]
+        if self.api == "legacy":
+            self._legacy(self.start_url(), status, rid if outcome == "in_progress" else None)
+        else:
+            extra = {"request_id": rid} if outcome == "in_progress" else {}
+            self._problem(responses.POST, self.start_url(), http, **extra)
+
+    CHECK = {"wrong": ("16", 400), "too_many": ("17", 410), "expired": ("6", 404), "throttled": ("1", 429)}
+
+    def check(self, outcome: str = "ok", rid: str = "req-0001") -> None:
+        if outcome == "ok":
+            if self.api == "legacy":
+                self._legacy(self.check_url(rid), "0", rid, event_id="evt-1", price="0.10000000", currency="EUR")
+            else:
+                self.mock.add(responses.POST, self.check_url(rid), json={"request_id": rid, "status": "completed"})
+            return
+        status, http = self.CHECK[outcome]
+        if self.api == "legacy":
+            self._legacy(self.check_url(rid), status, rid)
+        else:
+            self._problem(responses.POST, self.check_url(rid), http)
+
+    def control(self, verb: str, outcome: str = "ok", rid: str = "req-0001") -> None:
+        """Answer a next step or a cancel: ok, refused (legacy 19, v2 409) or expired (legacy 6, v2 404)."""
+        url = self.next_url(rid) if verb == "next" else self.cancel_url(rid)
+        if self.api == "legacy":
+            command = "trigger_next_event" if verb == "next" else "cancel"
+            status = {"ok": "0", "refused": "19", "expired": "6"}[outcome]
+            self._legacy(url, status, None, **({"command": command} if outcome == "ok" else {}))
+            return
+        method = responses.POST if verb == "next" else responses.DELETE
+        if outcome == "ok":
+            self.mock.add(method, url, status=200 if verb == "next" else 204)
+        else:
+            self._problem(method, url, {"refused": 409, "expired": 404}[outcome])
+
+    def raw(self, kind: str, rid: str = "req-0001", **answer: Any) -> None:
+        """Any answer at all (a fault, an odd status) to a start or a check."""
+        url = self.start_url() if kind == "start" else self.check_url(rid)
+        self.mock.add(responses.POST, url, **answer)
+
+    # what the service sent
+    def calls(self, kind: str, rid: str = "req-0001") -> list[Any]:
+        url = {"start": self.start_url(), "check": self.check_url(rid), "next": self.next_url(rid),
+               "cancel": self.cancel_url(rid)}[kind]
+        method = "DELETE" if kind == "cancel" and self.api == "v2" else "POST"
+        found = [c for c in self.mock.calls if c.request.url == url and c.request.method == method]
+        if self.api == "legacy" and kind in ("next", "cancel"):
+            cmd = "trigger_next_event" if kind == "next" else "cancel"
+            found = [c for c in found if form_of(c).get("cmd") == cmd]
+        return found
+
+    def sent(self, call: Any) -> dict[str, Any]:
+        """The fields one call carried: the form (legacy) or the JSON body (v2)."""
+        if self.api == "legacy":
+            return form_of(call)
+        return dict(json.loads(call.request.body)) if call.request.body else {}
+
+    def sent_number(self, call: Any) -> str:
+        body = self.sent(call)
+        return str(body["number"] if self.api == "legacy" else body["workflow"][0]["to"])
+
+
+@pytest.fixture(params=["legacy", "v2"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def settings() -> dict[str, str]:
-    return dict(SETTINGS)
+def settings(api: str) -> dict[str, str]:
+    return {**SETTINGS, "VONAGE_VERIFY_API": api}
 
 
 @pytest.fixture
@@ -56,27 +172,9 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def vonage() -> Iterator[responses.RequestsMock]:
-    """The Vonage API at the HTTP level: the real SDK runs; an unregistered URL is a connection error."""
+def vonage(api: str) -> Iterator[FakeVonage]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def answer_start(mock: responses.RequestsMock, status: str = "0", request_id: str = "req-0001",
-                 **extra: Any) -> None:
-    body: dict[str, Any] = {"status": status, **extra}
-    if request_id:
-        body["request_id"] = request_id
-    mock.add(responses.POST, START_URL, json=body)
-
-
-def answer_check(mock: responses.RequestsMock, status: str = "0", request_id: str = "req-0001") -> None:
-    body: dict[str, Any] = {"request_id": request_id, "status": status}
-    if status == "0":
-        body.update(event_id="evt-1", price="0.10000000", currency="EUR")
-    else:
-        body["error_text"] = f"status {status} text"
-    mock.add(responses.POST, CHECK_URL, json=body)
+        yield FakeVonage(api, mock)
 
 
 def form_of(call: Any) -> dict[str, str]:
@@ -86,10 +184,6 @@ def form_of(call: Any) -> dict[str, str]:
 
 def basic_auth() -> str:
     return "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
-
-
-def calls_to(mock: responses.RequestsMock, url: str) -> list[Any]:
-    return [c for c in mock.calls if c.request.url == url]
 
 
 def redis_or_fail() -> redis.Redis:

@@ -5,37 +5,22 @@ from __future__ import annotations
 import base64
 import logging
 import urllib.parse
-from collections.abc import Iterator
 
 import pytest
 import redis
-import responses
 from flask.testing import FlaskClient
 
 from app import create_app
 
-from .conftest import (
-    API_KEY,
-    API_SECRET,
-    CHECK_URL,
-    NUMBER,
-    REDIS_URL,
-    SETTINGS,
-    START_URL,
-    answer_check,
-    answer_start,
-    calls_to,
-    form_of,
-)
+from .conftest import API_KEY, API_SECRET, NUMBER, REDIS_URL, FakeVonage
 
-CONTROL_URL = "https://api.nexmo.com/verify/control/json"
 NUMBERS = [f"+1415555{2600 + i:04d}" for i in range(40)]
 
 
 @pytest.fixture
-def redis_settings(clean_redis_pending: redis.Redis) -> dict[str, str]:
+def redis_settings(settings: dict[str, str], clean_redis_pending: redis.Redis) -> dict[str, str]:
     """The service on the test Redis with the default limits and cooldown."""
-    settings = {**SETTINGS, "OTP_STORE_URL": REDIS_URL}
+    settings = {**settings, "OTP_STORE_URL": REDIS_URL}
     del settings["OTP_RESEND_COOLDOWN"]
     return settings
 
@@ -46,38 +31,37 @@ def client(redis_settings: dict[str, str]) -> FlaskClient:
 
 
 @pytest.fixture
-def vonage_ok() -> Iterator[responses.RequestsMock]:
-    """Vonage accepts every start; checks answer 'wrong code' unless a test says otherwise."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        answer_start(mock, request_id="req-abuse")
-        answer_check(mock, "16", request_id="req-abuse")
-        mock.add(responses.POST, CONTROL_URL, json={"status": "0", "command": "cancel"})
-        yield mock
+def vonage_ok(vonage: FakeVonage) -> FakeVonage:
+    """Vonage accepts every start and cancel; checks answer 'wrong code'."""
+    vonage.start("ok", rid="req-abuse")
+    vonage.check("wrong", rid="req-abuse")
+    vonage.control("cancel", "ok", rid="req-abuse")
+    return vonage
 
 
 def test_a_flood_from_one_client_gets_429_and_vonage_sees_only_the_limit(
-        client: FlaskClient, vonage_ok: responses.RequestsMock) -> None:
+        client: FlaskClient, vonage_ok: FakeVonage) -> None:
     answers = [client.post("/request-otp", json={"phoneNumber": n}) for n in NUMBERS[:25]]
 
     assert [a.status_code for a in answers] == [200] * 10 + [429] * 15
     limited = answers[10]
     assert limited.json["code"] == "rate_limited"
     assert 3500 <= int(limited.headers["Retry-After"]) <= 3601  # the 10/hour window
-    assert len(calls_to(vonage_ok, START_URL)) == 10
+    assert len(vonage_ok.calls("start")) == 10
 
 
 def test_invalid_numbers_count_against_the_client_too(client: FlaskClient,
-                                                     vonage_ok: responses.RequestsMock,
+                                                     vonage_ok: FakeVonage,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     statuses = [client.post("/request-otp", json={"phoneNumber": "+1 415 555"}).status_code for _ in range(12)]
 
     assert statuses == [400] * 10 + [429] * 2
-    assert len(vonage_ok.calls) == 0
+    assert len(vonage_ok.mock.calls) == 0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_forty_guesses_at_one_code_are_stopped_long_before_forty(
-        client: FlaskClient, vonage_ok: responses.RequestsMock) -> None:
+        client: FlaskClient, vonage_ok: FakeVonage) -> None:
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
 
     answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": f"{i:06d}"}) for i in range(40)]
@@ -90,22 +74,22 @@ def test_forty_guesses_at_one_code_are_stopped_long_before_forty(
     assert statuses[6:10] == [404] * 4
     assert statuses[10:] == [429] * 30
     assert int(answers[10].headers["Retry-After"]) > 0
-    assert len(calls_to(vonage_ok, CHECK_URL)) == 5
+    assert len(vonage_ok.calls("check", "req-abuse")) == 5
 
 
 def test_past_five_checks_the_vonage_request_is_cancelled(client: FlaskClient,
-                                                          vonage_ok: responses.RequestsMock) -> None:
+                                                          vonage_ok: FakeVonage) -> None:
     client.post("/request-otp", json={"phoneNumber": NUMBER})
     for i in range(6):
         client.post("/check-otp", json={"phoneNumber": NUMBER, "code": f"{i:06d}"})
 
-    [cancel] = calls_to(vonage_ok, CONTROL_URL)
-    assert form_of(cancel) == {"request_id": "req-abuse", "cmd": "cancel"}
+    assert len(vonage_ok.calls("cancel", "req-abuse")) == 1
 
 
 def test_a_refused_cancel_still_ends_the_verification(client: FlaskClient,
-                                                      vonage_ok: responses.RequestsMock) -> None:
-    vonage_ok.replace(responses.POST, CONTROL_URL, json={"status": "19", "error_text": "too early"})
+                                                      vonage_ok: FakeVonage) -> None:
+    vonage_ok.mock.remove(vonage_ok.mock.registered()[-1])
+    vonage_ok.control("cancel", "refused", rid="req-abuse")
     client.post("/request-otp", json={"phoneNumber": NUMBER})
     answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "000000"}) for _ in range(7)]
 
@@ -113,14 +97,14 @@ def test_a_refused_cancel_still_ends_the_verification(client: FlaskClient,
 
 
 def test_guessing_across_numbers_is_bounded_per_client(client: FlaskClient,
-                                                       vonage_ok: responses.RequestsMock) -> None:
+                                                       vonage_ok: FakeVonage) -> None:
     answers = [client.post("/check-otp", json={"phoneNumber": n, "code": "123456"}) for n in NUMBERS[:35]]
 
     assert [a.status_code for a in answers] == [404] * 30 + [429] * 5
 
 
 def test_other_spellings_of_a_number_share_its_limit(redis_settings: dict[str, str],
-                                                     vonage_ok: responses.RequestsMock) -> None:
+                                                     vonage_ok: FakeVonage) -> None:
     redis_settings["OTP_RESEND_COOLDOWN"] = "0"
     client = create_app(redis_settings).test_client()
     spellings = ["+14155552671", "+1 415 555 2671", "+1 (415) 555-2671", "+1.415.555.2671"]
@@ -128,11 +112,11 @@ def test_other_spellings_of_a_number_share_its_limit(redis_settings: dict[str, s
     answers = [client.post("/request-otp", json={"phoneNumber": s}) for s in spellings]
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429]  # 3 per 10 minutes per number
-    assert len(calls_to(vonage_ok, START_URL)) == 3
+    assert len(vonage_ok.calls("start")) == 3
 
 
 def test_resend_inside_the_cooldown_gets_429_and_one_vonage_call(client: FlaskClient,
-                                                                  vonage_ok: responses.RequestsMock) -> None:
+                                                                  vonage_ok: FakeVonage) -> None:
     first = client.post("/request-otp", json={"phoneNumber": NUMBER})
     second = client.post("/request-otp", json={"phoneNumber": NUMBER})
 
@@ -140,7 +124,7 @@ def test_resend_inside_the_cooldown_gets_429_and_one_vonage_call(client: FlaskCl
     assert second.status_code == 429
     assert second.json["code"] == "rate_limited"
     assert 1 <= int(second.headers["Retry-After"]) <= 31
-    assert len(calls_to(vonage_ok, START_URL)) == 1
+    assert len(vonage_ok.calls("start")) == 1
 
 
 def _post_from(client: FlaskClient, number: str, forwarded_for: str) -> int:
@@ -149,14 +133,14 @@ def _post_from(client: FlaskClient, number: str, forwarded_for: str) -> int:
 
 
 def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client: FlaskClient,
-                                                                  vonage_ok: responses.RequestsMock) -> None:
+                                                                  vonage_ok: FakeVonage) -> None:
     statuses = [_post_from(client, NUMBERS[i], f"203.0.113.{i}") for i in range(12)]
 
     assert statuses == [200] * 10 + [429] * 2
 
 
 def test_forwarded_for_names_the_client_behind_one_trusted_proxy(redis_settings: dict[str, str],
-                                                                 vonage_ok: responses.RequestsMock) -> None:
+                                                                 vonage_ok: FakeVonage) -> None:
     client = create_app({**redis_settings, "OTP_TRUSTED_PROXIES": "1"}).test_client()
 
     distinct = [_post_from(client, NUMBERS[i], f"203.0.113.{i}") for i in range(12)]
@@ -168,17 +152,17 @@ def test_forwarded_for_names_the_client_behind_one_trusted_proxy(redis_settings:
 
 
 @pytest.mark.parametrize("number", ["+19005550123", "+18002345678", "+449012345678"])
-def test_premium_and_toll_free_numbers_never_cost_an_sms(client: FlaskClient, vonage_ok: responses.RequestsMock,
+def test_premium_and_toll_free_numbers_never_cost_an_sms(client: FlaskClient, vonage_ok: FakeVonage,
                                                          number: str) -> None:
     resp = client.post("/request-otp", json={"phoneNumber": number})
 
     assert resp.status_code == 422
     assert resp.json["code"] == "number_not_supported"
-    assert calls_to(vonage_ok, START_URL) == []
+    assert vonage_ok.calls("start") == []
 
 
 def test_numbers_outside_the_allowed_countries_are_refused(redis_settings: dict[str, str],
-                                                           vonage_ok: responses.RequestsMock) -> None:
+                                                           vonage_ok: FakeVonage) -> None:
     client = create_app({**redis_settings, "OTP_ALLOWED_COUNTRIES": "GB,fr"}).test_client()
 
     refused = client.post("/request-otp", json={"phoneNumber": NUMBER})
@@ -187,21 +171,21 @@ def test_numbers_outside_the_allowed_countries_are_refused(redis_settings: dict[
     assert refused.status_code == 422
     assert refused.json["code"] == "country_not_allowed"
     assert allowed.status_code == 200
-    assert [form_of(c)["number"] for c in calls_to(vonage_ok, START_URL)] == ["33612345678"]
+    assert [vonage_ok.sent_number(c) for c in vonage_ok.calls("start")] == ["33612345678"]
 
 
 @pytest.mark.parametrize("path", ["/request-otp", "/check-otp"])
-def test_limiter_storage_down_fails_closed(path: str, vonage_ok: responses.RequestsMock) -> None:
-    client = create_app({**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:1/0"}).test_client()
+def test_limiter_storage_down_fails_closed(settings: dict[str, str], path: str, vonage_ok: FakeVonage) -> None:
+    client = create_app({**settings, "OTP_STORE_URL": "redis://127.0.0.1:1/0"}).test_client()
 
     resp = client.post(path, json={"phoneNumber": NUMBER, "code": "123456"})
 
     assert resp.status_code == 503
     assert resp.json["code"] == "store_unavailable"
-    assert len(vonage_ok.calls) == 0
+    assert len(vonage_ok.mock.calls) == 0
 
 
-def test_limits_can_be_switched_off(redis_settings: dict[str, str], vonage_ok: responses.RequestsMock) -> None:
+def test_limits_can_be_switched_off(redis_settings: dict[str, str], vonage_ok: FakeVonage) -> None:
     client = create_app({**redis_settings, "OTP_RATELIMIT_ENABLED": "false"}).test_client()
 
     statuses = [client.post("/request-otp", json={"phoneNumber": n}).status_code for n in NUMBERS[:12]]
@@ -210,7 +194,7 @@ def test_limits_can_be_switched_off(redis_settings: dict[str, str], vonage_ok: r
 
 
 def test_limits_are_shared_by_every_app_on_the_same_redis(redis_settings: dict[str, str],
-                                                          vonage_ok: responses.RequestsMock) -> None:
+                                                          vonage_ok: FakeVonage) -> None:
     first, second = create_app(redis_settings).test_client(), create_app(redis_settings).test_client()
 
     statuses = [(first if i % 2 else second).post("/request-otp", json={"phoneNumber": NUMBERS[i]}).status_code
@@ -219,7 +203,7 @@ def test_limits_are_shared_by_every_app_on_the_same_redis(redis_settings: dict[s
     assert statuses == [200] * 10 + [429]
 
 
-def test_security_headers_on_every_answer(client: FlaskClient, vonage_ok: responses.RequestsMock) -> None:
+def test_security_headers_on_every_answer(client: FlaskClient, vonage_ok: FakeVonage) -> None:
     for resp in (client.get("/healthz"), client.get("/nowhere"),
                  client.post("/request-otp", json={"phoneNumber": NUMBER}),
                  client.post("/request-otp", json={"phoneNumber": NUMBER})):  # the last one is a 429
@@ -229,10 +213,10 @@ def test_security_headers_on_every_answer(client: FlaskClient, vonage_ok: respon
         assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
 
 
-def test_abuse_flow_logs_no_code_secret_or_full_number(client: FlaskClient, vonage_ok: responses.RequestsMock,
+def test_abuse_flow_logs_no_code_secret_or_full_number(client: FlaskClient, vonage_ok: FakeVonage,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    vonage_ok.add(responses.POST, CHECK_URL, status=500, body="boom")
+    vonage_ok.raw("check", rid="req-abuse", status=500, body="boom")
     client.post("/request-otp", json={"phoneNumber": NUMBER})
     client.post("/request-otp", json={"phoneNumber": NUMBER})  # cooldown: 429
     codes = [f"{740000 + i}" for i in range(12)]
@@ -242,5 +226,5 @@ def test_abuse_flow_logs_no_code_secret_or_full_number(client: FlaskClient, vona
     text = caplog.text
     assert "rate limit hit" in text
     for secret in [*codes, API_SECRET, base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode(), NUMBER,
-                   NUMBER[1:], urllib.parse.quote(NUMBER), "req-abuse"]:
+                   NUMBER[1:], urllib.parse.quote(NUMBER)]:
         assert secret not in text, secret

@@ -1,20 +1,19 @@
-"""POST /check-otp: the pending entry is kept on a typo and on faults, removed when the attempt is over."""
+"""POST /check-otp for legacy and v2: the entry is kept on a typo and on faults, removed when it is over."""
 
 from __future__ import annotations
 
 import pytest
 import requests
-import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .conftest import CHECK_URL, NUMBER, START_URL, answer_check, answer_start, basic_auth, calls_to, form_of
+from .conftest import NUMBER, FakeVonage, basic_auth
 
 
 @pytest.fixture
-def pending(client: FlaskClient, vonage: responses.RequestsMock) -> str:
+def pending(client: FlaskClient, vonage: FakeVonage) -> str:
     """A verification started for NUMBER, as Vonage's request id."""
-    answer_start(vonage, request_id="req-0001")
+    vonage.start("ok", rid="req-0001")
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
     return "req-0001"
 
@@ -24,38 +23,57 @@ def check(client: FlaskClient, code: str = "123456", number: str = NUMBER, form:
     return client.post("/check-otp", data=body) if form else client.post("/check-otp", json=body)
 
 
-def test_right_code_gets_200_and_cannot_be_used_twice(client: FlaskClient, vonage: responses.RequestsMock,
-                                                      app: Flask, pending: str) -> None:
-    answer_check(vonage, "0", request_id=pending)
+def test_right_code_gets_200_and_cannot_be_used_twice(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                      pending: str) -> None:
+    vonage.check("ok", rid=pending)
 
     resp = check(client, "123456")
 
     assert resp.status_code == 200
     assert "message" in resp.json
     assert pending not in resp.get_data(as_text=True) and "123456" not in resp.get_data(as_text=True)
-    [call] = calls_to(vonage, CHECK_URL)
-    assert form_of(call) == {"request_id": pending, "code": "123456"}
+    [call] = vonage.calls("check", pending)
+    assert vonage.sent(call)["code"] == "123456"
     assert call.request.headers["Authorization"] == basic_auth()
     assert app.extensions["otp_store"].get(NUMBER) is None
     again = check(client, "123456")
     assert again.status_code == 404
     assert again.json["code"] == "no_pending_verification"
-    assert len(calls_to(vonage, CHECK_URL)) == 1
+    assert len(vonage.calls("check", pending)) == 1
 
 
-def test_form_encoded_check_and_another_spelling_of_the_number(client: FlaskClient,
-                                                                vonage: responses.RequestsMock,
+@pytest.mark.parametrize("api", ["legacy"])
+def test_legacy_check_is_a_form_with_request_id_and_code(client: FlaskClient, vonage: FakeVonage,
+                                                         pending: str) -> None:
+    vonage.check("ok", rid=pending)
+
+    check(client, "123456")
+
+    assert vonage.sent(vonage.calls("check", pending)[0]) == {"request_id": pending, "code": "123456"}
+
+
+@pytest.mark.parametrize("api", ["v2"])
+def test_v2_check_posts_the_code_to_the_request(client: FlaskClient, vonage: FakeVonage, pending: str) -> None:
+    vonage.check("ok", rid=pending)
+
+    check(client, "123456")
+
+    [call] = vonage.calls("check", pending)
+    assert call.request.url.endswith(f"/v2/verify/{pending}")
+    assert vonage.sent(call) == {"code": "123456"}
+
+
+def test_form_encoded_check_and_another_spelling_of_the_number(client: FlaskClient, vonage: FakeVonage,
                                                                 pending: str) -> None:
-    answer_check(vonage, "0", request_id=pending)
+    vonage.check("ok", rid=pending)
 
-    resp = check(client, "123456", number="+1 415-555-2671", form=True)
-
-    assert resp.status_code == 200
+    assert check(client, "123456", number="+1 415-555-2671", form=True).status_code == 200
 
 
-def test_wrong_code_gets_401_and_the_person_can_try_again(client: FlaskClient, vonage: responses.RequestsMock,
-                                                          app: Flask, pending: str) -> None:
-    answer_check(vonage, "16", request_id=pending)
+def test_wrong_code_gets_401_and_the_person_can_try_again(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                          pending: str) -> None:
+    vonage.check("wrong", rid=pending)
+    vonage.check("ok", rid=pending)
 
     resp = check(client, "000000")
 
@@ -63,17 +81,13 @@ def test_wrong_code_gets_401_and_the_person_can_try_again(client: FlaskClient, v
     assert resp.json["code"] == "wrong_code"
     assert pending not in resp.get_data(as_text=True) and "000000" not in resp.get_data(as_text=True)
     assert app.extensions["otp_store"].get(NUMBER) == pending
-    vonage.replace(responses.POST, CHECK_URL, json={"request_id": pending, "status": "0", "event_id": "e",
-                                                    "price": "0.1", "currency": "EUR"})
     assert check(client, "123456").status_code == 200
 
 
-@pytest.mark.parametrize(("status", "code"), [("17", "too_many_attempts"), ("6", "code_expired"),
-                                              ("101", "code_expired")])
+@pytest.mark.parametrize(("outcome", "code"), [("too_many", "too_many_attempts"), ("expired", "code_expired")])
 def test_finished_attempt_gets_410_and_a_new_code_can_be_requested(
-        client: FlaskClient, vonage: responses.RequestsMock, app: Flask, pending: str, status: str,
-        code: str) -> None:
-    answer_check(vonage, status, request_id=pending)
+        client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str, outcome: str, code: str) -> None:
+    vonage.check(outcome, rid=pending)
 
     resp = check(client, "000000")
 
@@ -81,18 +95,26 @@ def test_finished_attempt_gets_410_and_a_new_code_can_be_requested(
     assert resp.json["code"] == code
     assert app.extensions["otp_store"].get(NUMBER) is None
     assert check(client, "000000").status_code == 404
-    vonage.replace(responses.POST, START_URL, json={"request_id": "req-0002", "status": "0"})
+    vonage.mock.replace("POST", vonage.start_url(), status=202 if vonage.api == "v2" else 200,
+                        json={"request_id": "req-0002", "status": "0"})
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
     assert app.extensions["otp_store"].get(NUMBER) == "req-0002"
 
 
-def test_no_pending_verification_gets_404_without_calling_vonage(client: FlaskClient,
-                                                                  vonage: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("api", ["legacy"])
+def test_legacy_unknown_request_is_410(client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str) -> None:
+    vonage.raw("check", json={"request_id": pending, "status": "101", "error_text": "No response found"})
+
+    assert check(client, "000000").status_code == 410
+    assert app.extensions["otp_store"].get(NUMBER) is None
+
+
+def test_no_pending_verification_gets_404_without_calling_vonage(client: FlaskClient, vonage: FakeVonage) -> None:
     resp = check(client, "123456")
 
     assert resp.status_code == 404
     assert resp.json["code"] == "no_pending_verification"
-    assert len(vonage.calls) == 0
+    assert len(vonage.mock.calls) == 0
 
 
 @pytest.mark.parametrize(
@@ -111,44 +133,51 @@ def test_no_pending_verification_gets_404_without_calling_vonage(client: FlaskCl
         ({"phoneNumber": "12345", "code": "123456"}, "invalid_phone_number"),
     ],
 )
-def test_bad_input_gets_400_and_never_reaches_vonage(client: FlaskClient, vonage: responses.RequestsMock,
-                                                     pending: str, body: dict[str, object], code: str) -> None:
+def test_bad_input_gets_400_and_never_reaches_vonage(client: FlaskClient, vonage: FakeVonage, pending: str,
+                                                     body: dict[str, object], code: str) -> None:
     resp = client.post("/check-otp", json=body)
 
     assert resp.status_code == 400
     assert resp.json["code"] == code
-    assert calls_to(vonage, CHECK_URL) == []
+    assert vonage.calls("check", pending) == []
 
 
 @pytest.mark.parametrize(
-    ("mock", "http"),
+    ("answer", "http"),
     [
         ({"body": requests.ConnectionError("refused")}, 503),
         ({"body": requests.ReadTimeout("timed out")}, 504),
         ({"status": 500, "json": {"error": "boom"}}, 502),
         ({"status": 503, "body": "down"}, 503),
         ({"status": 200, "body": "not json"}, 502),
-        ({"json": {"request_id": "req-0001", "status": "5", "error_text": "internal"}}, 502),
-        ({"json": {"request_id": "req-0001", "status": "1", "error_text": "throttled"}}, 503),
+        ({"status": 429, "json": {"title": "Too Many Requests"}}, 503),
     ],
 )
-def test_faults_during_the_check_keep_the_entry(client: FlaskClient, vonage: responses.RequestsMock, app: Flask,
-                                                pending: str, mock: dict[str, object], http: int) -> None:
-    vonage.add(responses.POST, CHECK_URL, **mock)  # type: ignore[arg-type]
+def test_faults_during_the_check_keep_the_entry(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                pending: str, answer: dict[str, object], http: int) -> None:
+    vonage.raw("check", rid=pending, **answer)
+    vonage.check("ok", rid=pending)
 
     resp = check(client, "123456")
 
     assert resp.status_code == http
     assert app.extensions["otp_store"].get(NUMBER) == pending
-    vonage.replace(responses.POST, CHECK_URL, json={"request_id": pending, "status": "0", "event_id": "e",
-                                                    "price": "0.1", "currency": "EUR"})
     assert check(client, "123456").status_code == 200
 
 
-def test_leading_and_trailing_spaces_around_the_code_are_ignored(client: FlaskClient,
-                                                                 vonage: responses.RequestsMock,
+@pytest.mark.parametrize("api", ["legacy"])
+@pytest.mark.parametrize(("status", "http"), [("5", 502), ("1", 503)])
+def test_legacy_fault_statuses_during_the_check_keep_the_entry(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                               pending: str, status: str, http: int) -> None:
+    vonage.raw("check", json={"request_id": pending, "status": status, "error_text": "fault"})
+
+    assert check(client, "123456").status_code == http
+    assert app.extensions["otp_store"].get(NUMBER) == pending
+
+
+def test_leading_and_trailing_spaces_around_the_code_are_ignored(client: FlaskClient, vonage: FakeVonage,
                                                                  pending: str) -> None:
-    answer_check(vonage, "0", request_id=pending)
+    vonage.check("ok", rid=pending)
 
     assert check(client, " 123456 ").status_code == 200
-    assert form_of(calls_to(vonage, CHECK_URL)[0])["code"] == "123456"
+    assert vonage.sent(vonage.calls("check", pending)[0])["code"] == "123456"

@@ -14,9 +14,11 @@ def test_defaults_for_the_console_provider() -> None:
     config = load_config({"OTP_PROVIDER": "console"})
 
     assert config == {
-        "OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "VONAGE_API_KEY": "",
-        "VONAGE_API_SECRET": "", "VONAGE_API_HOST": "api.nexmo.com", "VONAGE_BRAND": "Verify",
+        "OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "VONAGE_VERIFY_API": "legacy",
+        "VONAGE_API_KEY": "", "VONAGE_API_SECRET": "", "VONAGE_APPLICATION_ID": "", "VONAGE_PRIVATE_KEY": "",
+        "VONAGE_API_HOST": "api.nexmo.com", "VONAGE_BRAND": "Verify",
         "VONAGE_TIMEOUT": 10, "VONAGE_CODE_LENGTH": 6, "VONAGE_PIN_EXPIRY": 300, "VONAGE_WORKFLOW_ID": 1,
+        "VONAGE_WORKFLOW": ("sms",), "VONAGE_WHATSAPP_FROM": "", "VONAGE_LOCALE": "",
         "OTP_RATELIMIT_ENABLED": True, "OTP_RATELIMIT_REQUEST_IP": "10/hour",
         "OTP_RATELIMIT_REQUEST_NUMBER": "3/10 minutes;10/day", "OTP_RATELIMIT_CHECK_IP": "30/5 minutes",
         "OTP_RATELIMIT_CHECK_NUMBER": "10/10 minutes", "OTP_RESEND_COOLDOWN": 30, "OTP_TRUSTED_PROXIES": 0,

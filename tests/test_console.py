@@ -107,3 +107,29 @@ def test_wrong_then_unknown_request() -> None:
         verifier.check(request_id, wrong)
     with pytest.raises(VerificationExpiredError):
         verifier.check(request_id, code)
+
+
+def test_resend_prints_the_same_code_again_until_no_step_is_left(caplog: pytest.LogCaptureFixture) -> None:
+    console_client = create_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0",
+                                 "OTP_RATELIMIT_REQUEST_NUMBER": "10/minute"}).test_client()
+    with caplog.at_level(logging.INFO):
+        console_client.post("/request-otp", json={"phoneNumber": NUMBER})
+        first = printed_code(caplog)
+        caplog.clear()
+        assert console_client.post("/resend-otp", json={"phoneNumber": NUMBER}).status_code == 200
+        assert printed_code(caplog) == first
+        assert console_client.post("/resend-otp", json={"phoneNumber": NUMBER}).status_code == 200
+        refused = console_client.post("/resend-otp", json={"phoneNumber": NUMBER})
+
+    assert refused.status_code == 409  # three deliveries, as Vonage allows
+    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": first}).status_code == 200
+
+
+def test_cancel_ends_the_console_verification(console_client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        console_client.post("/request-otp", json={"phoneNumber": NUMBER})
+    code = printed_code(caplog)
+
+    assert console_client.post("/cancel-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code == 404
+    assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200

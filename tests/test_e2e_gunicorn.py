@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import secrets
@@ -31,7 +32,7 @@ HOLD_NUMBER = "14155552699"  # the stand-in never answers a start for this numbe
 
 
 class StandIn(ThreadingHTTPServer):
-    """Vonage's legacy Verify endpoints over TLS, with the codes it sent readable by the test."""
+    """Vonage's Verify endpoints (legacy and v2) over TLS, with the codes it sent readable by the test."""
 
     daemon_threads = True
 
@@ -56,8 +57,6 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _answer(self, body: dict[str, str], status: int = 200) -> None:
-        import json
-
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -66,52 +65,71 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        length = int(self.headers.get("Content-Length", "0"))
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
         expected = "Basic " + base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
         if self.headers.get("Authorization") != expected:
-            self._answer({"error_title": "Unauthorized"}, 401)
+            self._answer({"title": "Unauthorized"}, 401)
             return
         with self.server.lock:
             self.server.calls.append(self.path)
         if self.path == "/verify/json":
-            self._start(form)
+            form = dict(urllib.parse.parse_qsl(raw))
+            self._legacy(*self._start(form["number"], int(form["code_length"])))
         elif self.path == "/verify/check/json":
-            self._check(form)
+            form = dict(urllib.parse.parse_qsl(raw))
+            self._legacy(*self._check(form["request_id"], form["code"]))
+        elif self.path == "/v2/verify":
+            body = json.loads(raw)
+            self._v2(*self._start(body["workflow"][0]["to"], int(body["code_length"])))
+        elif self.path.startswith("/v2/verify/"):
+            self._v2(*self._check(self.path.rsplit("/", 1)[1], json.loads(raw)["code"]))
         else:
-            self._answer({"error": "not found"}, 404)
+            self._answer({"title": "Not Found"}, 404)
 
-    def _start(self, form: dict[str, str]) -> None:
-        number = form["number"]
+    # Outcomes in one vocabulary, answered in each API's dialect.
+    _LEGACY = {"started": "0", "in_progress": "10", "approved": "0", "wrong": "16", "too_many": "17",
+               "unknown": "6"}
+    _V2 = {"started": 202, "in_progress": 409, "approved": 200, "wrong": 400, "too_many": 410, "unknown": 404}
+
+    def _legacy(self, outcome: str, request_id: str) -> None:
+        answer = {"request_id": request_id, "status": self._LEGACY[outcome]}
+        if outcome == "approved":
+            answer.update(event_id="e", price="0.1", currency="EUR")
+        self._answer(answer)
+
+    def _v2(self, outcome: str, request_id: str) -> None:
+        self._answer({"request_id": request_id, "status": "completed"} if outcome == "approved" else
+                     {"request_id": request_id, "title": outcome}, self._V2[outcome])
+
+    def _start(self, number: str, code_length: int) -> tuple[str, str]:
         if number == HOLD_NUMBER:
             self.server.hold.wait(15)
-            self._answer({"request_id": "late", "status": "0"})
-            return
+            return "started", "late"
         with self.server.lock:
             current = self.server.active.get(number)
             if current is not None:
-                self._answer({"request_id": current, "status": "10", "error_text": "Concurrent verifications"})
-                return
+                return "in_progress", current
             request_id = secrets.token_hex(16)
-            code = f"{secrets.randbelow(10 ** int(form['code_length'])):0{form['code_length']}d}"
+            code = f"{secrets.randbelow(10 ** code_length):0{code_length}d}"
             self.server.requests[request_id] = {"number": number, "code": code, "wrong": 0}
             self.server.active[number] = request_id
-        self._answer({"request_id": request_id, "status": "0"})
+        return "started", request_id
 
-    def _check(self, form: dict[str, str]) -> None:
+    def _check(self, request_id: str, code: str) -> tuple[str, str]:
         with self.server.lock:
-            pending = self.server.requests.get(form["request_id"])
+            pending = self.server.requests.get(request_id)
             if pending is None:
-                answer = {"request_id": form["request_id"], "status": "6", "error_text": "not found"}
-            elif form["code"] == pending["code"]:
-                del self.server.requests[form["request_id"]]
+                return "unknown", request_id
+            if code == pending["code"]:
+                del self.server.requests[request_id]
                 self.server.active.pop(str(pending["number"]), None)
-                answer = {"request_id": form["request_id"], "status": "0", "event_id": "e", "price": "0.1",
-                          "currency": "EUR"}
-            else:
-                pending["wrong"] = int(str(pending["wrong"])) + 1
-                answer = {"request_id": form["request_id"], "status": "16", "error_text": "wrong code"}
-        self._answer(answer)
+                return "approved", request_id
+            pending["wrong"] = int(str(pending["wrong"])) + 1
+            if int(str(pending["wrong"])) >= 3:
+                del self.server.requests[request_id]
+                self.server.active.pop(str(pending["number"]), None)
+                return "too_many", request_id
+            return "wrong", request_id
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +196,13 @@ class Gunicorn:
         return requests.post(self.base + path, json=body, timeout=30)
 
 
-@pytest.fixture
-def service(stand_in: tuple[StandIn, Path], clean_redis_pending: redis.Redis,
+@pytest.fixture(params=["legacy", "v2"])
+def service(request: pytest.FixtureRequest, stand_in: tuple[StandIn, Path], clean_redis_pending: redis.Redis,
             tmp_path: Path) -> Iterator[Gunicorn]:
     _, ca_path = stand_in
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
-    env.update(OTP_PROVIDER="vonage", VONAGE_API_KEY=API_KEY, VONAGE_API_SECRET=API_SECRET,
+    env.update(OTP_PROVIDER="vonage", VONAGE_VERIFY_API=request.param, VONAGE_API_KEY=API_KEY,
+               VONAGE_API_SECRET=API_SECRET,
                VONAGE_API_HOST=f"127.0.0.1:{stand_in[0].server_address[1]}", REQUESTS_CA_BUNDLE=str(ca_path),
                VONAGE_TIMEOUT="2", OTP_STORE_URL=REDIS_URL, OTP_RATELIMIT_REQUEST_IP="1000/minute",
                OTP_RATELIMIT_CHECK_IP="1000/minute")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
 
-from .conftest import NUMBER, answer_start
+from .conftest import NUMBER, FakeVonage
 
 
 def test_healthz(client: FlaskClient) -> None:
@@ -24,7 +23,7 @@ def test_readyz_when_the_store_answers(client: FlaskClient) -> None:
 
 
 def test_readyz_and_requests_get_503_when_the_store_is_down(settings: dict[str, str],
-                                                            vonage: responses.RequestsMock) -> None:
+                                                            vonage: FakeVonage) -> None:
     settings["OTP_STORE_URL"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     client = create_app(settings).test_client()
 
@@ -36,7 +35,7 @@ def test_readyz_and_requests_get_503_when_the_store_is_down(settings: dict[str, 
     assert check.status_code == 503
     assert check.json == {"error": check.json["error"], "code": "store_unavailable"}
     assert int(check.headers["Retry-After"]) > 0
-    assert len(vonage.calls) == 0
+    assert len(vonage.mock.calls) == 0
 
 
 def test_unknown_route_is_json_404(client: FlaskClient) -> None:
@@ -57,12 +56,12 @@ def test_wrong_method_is_json_405_with_allow(client: FlaskClient, path: str) -> 
 
 
 @pytest.mark.parametrize("body", ["{not json", '{"phoneNumber": ', "\xff\xfe"])
-def test_malformed_json_is_400(client: FlaskClient, vonage: responses.RequestsMock, body: str) -> None:
+def test_malformed_json_is_400(client: FlaskClient, vonage: FakeVonage, body: str) -> None:
     resp = client.post("/request-otp", data=body, content_type="application/json")
 
     assert resp.status_code == 400
     assert resp.json["code"] == "invalid_json"
-    assert len(vonage.calls) == 0
+    assert len(vonage.mock.calls) == 0
 
 
 @pytest.mark.parametrize("body", ['["+14155552671"]', '"+14155552671"', "42", "null"])
@@ -74,12 +73,12 @@ def test_json_that_is_not_an_object_is_400(client: FlaskClient, body: str) -> No
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
-def test_body_over_16_kib_is_413(client: FlaskClient, vonage: responses.RequestsMock, content_type: str) -> None:
+def test_body_over_16_kib_is_413(client: FlaskClient, vonage: FakeVonage, content_type: str) -> None:
     resp = client.post("/request-otp", data="a" * (16 * 1024 + 1), content_type=content_type)
 
     assert resp.status_code == 413
     assert resp.json["code"] == "payload_too_large"
-    assert len(vonage.calls) == 0
+    assert len(vonage.mock.calls) == 0
 
 
 def test_unexpected_exception_is_a_generic_json_500(settings: dict[str, str]) -> None:
@@ -108,9 +107,9 @@ def test_unexpected_exception_is_a_generic_json_500(settings: dict[str, str]) ->
         ("post", "/check-otp", {"json": {"phoneNumber": NUMBER, "code": "123456"}}),
     ],
 )
-def test_every_response_says_no_store(client: FlaskClient, vonage: responses.RequestsMock, method: str,
+def test_every_response_says_no_store(client: FlaskClient, vonage: FakeVonage, method: str,
                                       path: str, kwargs: dict[str, object]) -> None:
-    answer_start(vonage)
+    vonage.start("ok")
 
     resp = getattr(client, method)(path, **kwargs)
 

@@ -12,14 +12,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
-import responses
 
 from app import create_app
 from app.config import ConfigError
 from app.errors import StoreError
 from app.store import MemoryStore, RedisStore, Store, store_from_url
 
-from .conftest import NUMBER, SETTINGS, answer_check, answer_start, redis_or_fail
+from .conftest import NUMBER, SETTINGS, FakeVonage, redis_or_fail
 
 
 class FakeClock:
@@ -212,14 +211,14 @@ def _start_redis(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("redis-server did not start")
 
 
-def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: responses.RequestsMock) -> None:
+def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: FakeVonage) -> None:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server must be installed to run the store tests")
     port = _free_port()
     server = _start_redis(port)
-    client = create_app({**SETTINGS, "OTP_STORE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
+    client = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
     try:
-        answer_start(vonage, request_id="req-before")
+        vonage.start("ok", rid="req-before")
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
 
         server.terminate()
@@ -231,10 +230,9 @@ def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: 
 
         server = _start_redis(port)  # an empty Redis: the entry made before is gone with the old one
         assert client.get("/readyz").status_code == 200
-        vonage.replace(responses.POST, "https://api.nexmo.com/verify/json",
-                       json={"request_id": "req-after", "status": "0"})
+        vonage.start("ok", rid="req-after")
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
-        answer_check(vonage, "0", request_id="req-after")
+        vonage.check("ok", rid="req-after")
         assert client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
     finally:
         server.kill()
@@ -242,12 +240,12 @@ def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: 
 
 
 def test_pending_verification_is_shared_by_two_apps_on_one_redis(
-        clean_redis_pending: redis.Redis, vonage: responses.RequestsMock) -> None:
+        clean_redis_pending: redis.Redis, vonage: FakeVonage) -> None:
     """Two app instances stand for two workers or two machines sharing one Redis."""
-    settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13"}
+    settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13", "VONAGE_VERIFY_API": vonage.api}
     first, second = create_app(settings).test_client(), create_app(settings).test_client()
-    answer_start(vonage, request_id="req-shared")
-    answer_check(vonage, "0", request_id="req-shared")
+    vonage.start("ok", rid="req-shared")
+    vonage.check("ok", rid="req-shared")
 
     assert first.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
     assert second.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
@@ -255,9 +253,10 @@ def test_pending_verification_is_shared_by_two_apps_on_one_redis(
 
 
 def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending: redis.Redis,
-                                                            vonage: responses.RequestsMock) -> None:
-    settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13", "VONAGE_PIN_EXPIRY": "120"}
-    answer_start(vonage, request_id="req-ttl")
+                                                            vonage: FakeVonage) -> None:
+    settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13", "VONAGE_PIN_EXPIRY": "120",
+                "VONAGE_VERIFY_API": vonage.api}
+    vonage.start("ok", rid="req-ttl")
 
     assert create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
 

@@ -1,0 +1,137 @@
+"""POST /resend-otp and /cancel-otp for legacy and v2."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+
+from .conftest import NUMBER, FakeVonage
+
+
+@pytest.fixture
+def pending(client: FlaskClient, vonage: FakeVonage) -> str:
+    vonage.start("ok", rid="req-0001")
+    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    return "req-0001"
+
+
+def post(client: FlaskClient, path: str, number: str = NUMBER):  # type: ignore[no-untyped-def]
+    return client.post(path, json={"phoneNumber": number})
+
+
+def test_resend_asks_vonage_for_the_next_step(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                              pending: str) -> None:
+    vonage.control("next", "ok", rid=pending)
+
+    resp = post(client, "/resend-otp")
+
+    assert resp.status_code == 200
+    assert "message" in resp.json
+    [call] = vonage.calls("next", pending)
+    if vonage.api == "legacy":
+        assert vonage.sent(call) == {"request_id": pending, "cmd": "trigger_next_event"}
+    assert app.extensions["otp_store"].get(NUMBER) == pending
+
+
+def test_resend_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVonage) -> None:
+    resp = post(client, "/resend-otp")
+
+    assert resp.status_code == 404
+    assert resp.json["code"] == "no_pending_verification"
+    assert len(vonage.mock.calls) == 0
+
+
+def test_resend_refused_is_409_and_the_code_stays(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                  pending: str) -> None:
+    vonage.control("next", "refused", rid=pending)
+
+    resp = post(client, "/resend-otp")
+
+    assert resp.status_code == 409
+    assert resp.json["code"] == "action_refused"
+    assert app.extensions["otp_store"].get(NUMBER) == pending
+
+
+def test_resend_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                            pending: str) -> None:
+    vonage.control("next", "expired", rid=pending)
+
+    resp = post(client, "/resend-otp")
+
+    assert resp.status_code == 410
+    assert app.extensions["otp_store"].get(NUMBER) is None
+
+
+def test_resend_waits_for_the_cooldown(settings: dict[str, str], vonage: FakeVonage) -> None:
+    client = create_app({**settings, "OTP_RESEND_COOLDOWN": "30"}).test_client()
+    vonage.start("ok")
+    vonage.control("next", "ok")
+
+    assert post(client, "/request-otp").status_code == 200
+    resp = post(client, "/resend-otp")
+
+    assert resp.status_code == 429
+    assert resp.json["code"] == "rate_limited"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 31
+    assert vonage.calls("next") == []
+
+
+def test_resends_count_against_the_per_number_send_limit(client: FlaskClient, vonage: FakeVonage,
+                                                         pending: str) -> None:
+    vonage.control("next", "ok", rid=pending)
+
+    statuses = [post(client, "/resend-otp").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]  # 3 sends per 10 minutes: the request and two resends
+    assert len(vonage.calls("next", pending)) == 2
+
+
+def test_cancel_ends_the_verification(client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str) -> None:
+    vonage.control("cancel", "ok", rid=pending)
+
+    resp = post(client, "/cancel-otp")
+
+    assert resp.status_code == 200
+    [call] = vonage.calls("cancel", pending)
+    if vonage.api == "legacy":
+        assert vonage.sent(call) == {"request_id": pending, "cmd": "cancel"}
+    else:
+        assert call.request.method == "DELETE"
+    assert app.extensions["otp_store"].get(NUMBER) is None
+    assert post(client, "/cancel-otp").status_code == 404
+
+
+def test_cancel_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVonage) -> None:
+    assert post(client, "/cancel-otp").status_code == 404
+    assert len(vonage.mock.calls) == 0
+
+
+def test_cancel_refused_is_409_and_the_code_stays_checkable(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                            pending: str) -> None:
+    vonage.control("cancel", "refused", rid=pending)
+    vonage.check("ok", rid=pending)
+
+    resp = post(client, "/cancel-otp")
+
+    assert resp.status_code == 409
+    assert resp.json["code"] == "action_refused"
+    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
+
+
+def test_cancel_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient, vonage: FakeVonage, app: Flask,
+                                                            pending: str) -> None:
+    vonage.control("cancel", "expired", rid=pending)
+
+    assert post(client, "/cancel-otp").status_code == 410
+    assert app.extensions["otp_store"].get(NUMBER) is None
+
+
+@pytest.mark.parametrize("path", ["/resend-otp", "/cancel-otp"])
+def test_bad_numbers_get_400(client: FlaskClient, vonage: FakeVonage, path: str) -> None:
+    assert post(client, path, "12345").status_code == 400
+    assert client.post(path, json={}).status_code == 400
+    assert len(vonage.mock.calls) == 0
