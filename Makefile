@@ -20,7 +20,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 # The embedded defaults: codes are printed to the terminal instead of sent, pending codes live in memory.
 run: install
-	OTP_PROVIDER=console OTP_STORE_URL=memory:// $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	OTP_PROVIDER=console OTP_STORE_URL=memory:// OTP_LOG_FORMAT=text $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -5,10 +5,11 @@ import logging
 from dotenv import load_dotenv
 
 from app import create_app
-from app.config import ConfigError
+from app.config import ConfigError, log_format
+from app.logs import configure_logging
 
 load_dotenv()
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+configure_logging(log_format())
 try:
     app = create_app()
 except ConfigError as exc:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import metrics
 from .config import load_config
 from .errors import register_error_handlers
+from .logs import request_id
 from .ratelimit import init_limiter
 from .store import store_from_url
 from .verify import verifier_from_config
@@ -21,9 +24,12 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    # The API serves no HTML that needs anything: nothing may load, nothing may frame it.
+    # JSON needs nothing: nothing may load, nothing may frame it.
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 }
+# The demo page loads its own script and style and talks to this origin only.
+HTML_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def _no_debug(record: logging.LogRecord) -> bool:
@@ -68,9 +74,20 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     register_error_handlers(app)
     init_limiter(app)
 
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
     @app.after_request
-    def security_headers(response: Response) -> Response:
+    def finish(response: Response) -> Response:
         response.headers.update(SECURITY_HEADERS)
+        if response.mimetype == "text/html":
+            response.headers["Content-Security-Policy"] = HTML_CSP
+        response.headers["X-Request-ID"] = request_id()
+        endpoint = request.endpoint or "unmatched"
+        metrics.REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        if "started" in g:
+            metrics.REQUEST_LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
         return response
 
     return app

@@ -21,6 +21,7 @@ API_RULES: dict[str, dict[str, Any]] = {
 }
 WORKFLOW_RANGE = (1, 7)
 CHANNELS = ("sms", "voice", "whatsapp")
+LOG_FORMATS = ("json", "text")
 STORE_SCHEMES = ("memory://", "redis://", "rediss://")
 
 
@@ -162,6 +163,12 @@ def _vonage(env: Mapping[str, str], provider: str, problems: list[str]) -> dict[
     }
 
 
+def log_format(environ: Mapping[str, str] | None = None) -> str:
+    """OTP_LOG_FORMAT alone, for gunicorn.conf.py, which sets up logging before the app exists."""
+    value = (os.environ if environ is None else environ).get("OTP_LOG_FORMAT", "").strip().lower()
+    return value or "json"
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read and check the settings from ``environ`` (the process environment by default)."""
     env = os.environ if environ is None else environ
@@ -184,7 +191,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OTP_RESEND_COOLDOWN": _int(env, "OTP_RESEND_COOLDOWN", 30, 0, 3600, problems),
         "OTP_TRUSTED_PROXIES": _int(env, "OTP_TRUSTED_PROXIES", 0, 0, 10, problems),
         "OTP_ALLOWED_COUNTRIES": _countries(env, problems),
+        "OTP_LOG_FORMAT": log_format(env),
+        # prometheus_client's own variable: gunicorn.conf.py sets it so that /metrics sums every worker.
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
     }
+    if config["OTP_LOG_FORMAT"] not in LOG_FORMATS:
+        problems.append(f"OTP_LOG_FORMAT must be json or text, got {config['OTP_LOG_FORMAT']!r}")
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return config

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .metrics import VERIFICATIONS
+
 
 class OtpError(Exception):
     """Root of every error the service answers on purpose."""
@@ -157,6 +159,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OtpError)
     def handle_otp_error(exc: OtpError) -> Response:
+        if exc.status >= 500:
+            VERIFICATIONS.labels("failed").inc()
         return error_response(exc.status, exc.code, exc.message, exc.retry_after)
 
     @app.errorhandler(HTTPException)

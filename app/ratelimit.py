@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits.errors import StorageError as LimitStorageError
 
 from .errors import RateLimitedError, StoreError, error_response
+from .metrics import RATE_LIMITED
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,10 @@ def init_limiter(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(exc: RateLimitExceeded) -> Response:
-        log.info("rate limit hit: %s on %s", exc.limit.limit, exc.limit.scope or "endpoint")
+        scope = exc.limit.scope if isinstance(exc.limit.scope, str) else "endpoint"
+        log.info("rate limit hit: %s (%s)", exc.limit.limit, scope,
+                 extra={"event": "rate_limited", "limit": str(exc.limit.limit), "scope": scope})
+        RATE_LIMITED.labels(request.endpoint or "unmatched").inc()
         err = RateLimitedError(_retry_after(exc))
         return error_response(err.status, err.code, err.message, err.retry_after)
 

@@ -1,14 +1,17 @@
-"""HTTP routes: /request-otp, /check-otp and the health probes."""
+"""HTTP routes: the four verbs, the probes, metrics, the OpenAPI document and the demo page."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
 from flask_limiter.util import get_remote_address
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import BadRequest
 
 from . import phone
@@ -27,6 +30,7 @@ from .errors import (
     WrongCodeError,
     error_response,
 )
+from .metrics import VERIFICATIONS, exposition, last_vonage_ms
 from .ratelimit import (
     check_ip_limit,
     check_number_limit,
@@ -114,6 +118,14 @@ def number_key() -> str:
         return ""
 
 
+def _outcome(outcome: str, number: str, event: str = "verification") -> None:
+    """Log one verification event (masked number, Vonage latency) and count its outcome."""
+    masked = phone.mask(number)
+    log.info("%s %s for %s", event, outcome, masked, extra={
+        "event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()})
+    VERIFICATIONS.labels(outcome).inc()
+
+
 def _forget(number: str, request_id: str) -> None:
     """Remove the pending entry if it still names ``request_id``; a store fault only costs a log line."""
     try:
@@ -169,12 +181,12 @@ def request_otp() -> tuple[dict[str, Any], int]:
         known = store.get(number) == exc.request_id
         store.put(number, exc.request_id, _ttl())
         if known:
-            log.info("verification already in progress for %s", phone.mask(number))
+            _outcome("in_progress", number)
             raise
-        log.info("verification started earlier for %s is adopted", phone.mask(number))
+        _outcome("started", number, event="verification_adopted")
         return _sent()
     store.put(number, request_id, _ttl())
-    log.info("verification started for %s", phone.mask(number))
+    _outcome("started", number)
     return _sent()
 
 
@@ -194,7 +206,7 @@ def resend_otp() -> tuple[dict[str, Any], int]:
     except VerificationExpiredError:
         _forget(number, request_id)
         raise
-    log.info("next delivery step for %s", phone.mask(number))
+    _outcome("resent", number)
     return {"message": "The code is being delivered again."}, 200
 
 
@@ -214,7 +226,7 @@ def cancel_otp() -> tuple[dict[str, Any], int]:
         _forget(number, request_id)
         raise
     _forget(number, request_id)
-    log.info("verification cancelled for %s", phone.mask(number))
+    _outcome("cancelled", number)
     return {"message": "The verification is cancelled."}, 200
 
 
@@ -234,20 +246,21 @@ def check_otp() -> tuple[dict[str, Any], int]:
     if checks > MAX_CHECKS:
         _forget(number, request_id)
         _cancel(request_id)
-        log.info("verification over for %s: too many checks", phone.mask(number))
+        _outcome("too_many_attempts", number, event="code_checked")
         raise TooManyAttemptsError()
     try:
         get_verifier().check(request_id, code)
     except WrongCodeError:
         # The entry stays: a person who mistyped tries again with the same code.
-        log.info("wrong code for %s", phone.mask(number))
+        _outcome("wrong_code", number, event="code_checked")
         raise
     except (TooManyAttemptsError, VerificationExpiredError) as exc:
         _forget(number, request_id)
-        log.info("verification over for %s: %s", phone.mask(number), exc.code)
+        _outcome("too_many_attempts" if isinstance(exc, TooManyAttemptsError) else "expired", number,
+                 event="code_checked")
         raise
     _forget(number, request_id)
-    log.info("verification approved for %s", phone.mask(number))
+    _outcome("approved", number, event="code_checked")
     return {"message": "The phone number is verified."}, 200
 
 
@@ -265,3 +278,26 @@ def readyz() -> Any:
     except StoreError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.retry_after)
     return {"status": "ready"}, 200
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics: every worker's, when gunicorn.conf.py set up the multiprocess directory."""
+    return Response(exposition(current_app.config["PROMETHEUS_MULTIPROC_DIR"]), mimetype=CONTENT_TYPE_LATEST)
+
+
+@functools.cache
+def _static_file(name: str) -> bytes:
+    return (resources.files(__package__) / "static" / name).read_bytes()
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    return Response(_static_file("openapi.json"), mimetype="application/json")
+
+
+@bp.get("/")
+def demo() -> Response:
+    """The demo page: a phone form, then a code form."""
+    return Response(_static_file("index.html"), mimetype="text/html")

@@ -50,6 +50,7 @@ from .errors import (
     VerificationInProgressError,
     WrongCodeError,
 )
+from .metrics import VONAGE_ERRORS, last_vonage_ms, vonage_call
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,13 @@ class _VerifyLegacy(VerifyLegacy):  # type: ignore[misc]
             raise _StatusError(response)
 
 
-def _raise(error: type[OtpError], op: str, detail: str, cause: Exception, request_id: object = None) -> NoReturn:
+def _raise(error: type[OtpError], op: str, status: str, detail: str, cause: Exception,
+           request_id: object = None) -> NoReturn:
+    VONAGE_ERRORS.labels(op, status).inc()
     if not issubclass(error, _USER_ERRORS):
         # Vonage's words go to the server log only; clients get the error class's generic sentence.
-        log.warning("vonage %s failed: %s", op, detail)
+        log.warning("vonage %s failed: %s", op, detail, extra={
+            "event": "vonage_error", "operation": op, "vonage_status": status, "vonage_ms": last_vonage_ms.get()})
     if error is VerificationInProgressError:
         raise VerificationInProgressError(str(request_id) if request_id else None) from cause
     raise error() from cause
@@ -153,30 +157,33 @@ def _json(response: requests.Response) -> dict[str, Any]:
 def _translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]]) -> NoReturn:
     """Turn an SDK or transport exception into one of our errors, keeping the cause for the log."""
     if isinstance(exc, _StatusError):
-        detail = f"status={exc.status or 'missing'} error_text={exc.answer.get('error_text', '')}"
-        _raise(_LEGACY_STATUS.get(exc.status, UpstreamError), op, detail, exc, exc.answer.get("request_id"))
+        status = exc.status or "missing"
+        detail = f"status={status} error_text={exc.answer.get('error_text', '')}"
+        _raise(_LEGACY_STATUS.get(exc.status, UpstreamError), op, status, detail, exc, exc.answer.get("request_id"))
     if isinstance(exc, requests.Timeout):
-        _raise(UpstreamTimeoutError, op, f"timed out ({type(exc).__name__})", exc)
+        _raise(UpstreamTimeoutError, op, "timeout", f"timed out ({type(exc).__name__})", exc)
     if isinstance(exc, requests.ConnectionError):
-        _raise(UpstreamUnavailableError, op, f"unreachable ({type(exc).__name__})", exc)
+        _raise(UpstreamUnavailableError, op, "connection", f"unreachable ({type(exc).__name__})", exc)
     if isinstance(exc, HttpRequestError):
-        status = exc.response.status_code
+        http = exc.response.status_code
+        status = f"http_{http}"
         body = _json(exc.response)
-        detail = f"HTTP {status} {body.get('title') or body.get('error_title') or ''}".rstrip()
-        if status in by_status:
-            _raise(by_status[status], op, detail, exc, body.get("request_id"))
+        detail = f"HTTP {http} {body.get('title') or body.get('error_title') or ''}".rstrip()
+        if http in by_status:
+            _raise(by_status[http], op, status, detail, exc, body.get("request_id"))
         if isinstance(exc, RateLimitedError):
-            _raise(ProviderThrottledError, op, detail, exc)
-        if isinstance(exc, AuthenticationError | ForbiddenError) or status == 402:
+            _raise(ProviderThrottledError, op, status, detail, exc)
+        if isinstance(exc, AuthenticationError | ForbiddenError) or http == 402:
             log.error("vonage %s refused this account: %s", op, detail)
-            _raise(ProviderUnavailableError, op, detail, exc)
-        _raise(UpstreamUnavailableError if status == 503 else UpstreamError, op, detail, exc)
-    _raise(UpstreamError, op, f"unusable answer ({type(exc).__name__})", exc)
+            _raise(ProviderUnavailableError, op, status, detail, exc)
+        _raise(UpstreamUnavailableError if http == 503 else UpstreamError, op, status, detail, exc)
+    _raise(UpstreamError, op, "bad_answer", f"unusable answer ({type(exc).__name__})", exc)
 
 
 def _call(op: str, fn: Callable[[], T], by_status: Mapping[int, type[OtpError]] | None = None) -> T:
     try:
-        return fn()
+        with vonage_call(op):
+            return fn()
     except (_StatusError, requests.RequestException, HttpRequestError, LegacyVerifyError, V2VerifyError,
             ValidationError) as exc:
         _translate(exc, op, by_status or {})

@@ -22,7 +22,7 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_RATELIMIT_ENABLED": True, "OTP_RATELIMIT_REQUEST_IP": "10/hour",
         "OTP_RATELIMIT_REQUEST_NUMBER": "3/10 minutes;10/day", "OTP_RATELIMIT_CHECK_IP": "30/5 minutes",
         "OTP_RATELIMIT_CHECK_NUMBER": "10/10 minutes", "OTP_RESEND_COOLDOWN": 30, "OTP_TRUSTED_PROXIES": 0,
-        "OTP_ALLOWED_COUNTRIES": frozenset(),
+        "OTP_ALLOWED_COUNTRIES": frozenset(), "OTP_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": "",
     }
 
 

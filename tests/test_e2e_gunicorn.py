@@ -236,6 +236,15 @@ def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand
     assert len(set().union(*pids_by_flow.values())) == 2, "both workers served requests"
     assert any(len(pids) > 1 for pids in pids_by_flow.values()), "some flow crossed workers"
 
+    # /metrics sums both workers (prometheus_client's multiprocess mode, set up by gunicorn.conf.py).
+    metrics = requests.get(service.base + "/metrics", timeout=5).text
+    assert re.search(r'^otp_verifications_total\{outcome="approved"\} 20\.0$', metrics, re.M)
+    assert re.search(r'^otp_verifications_total\{outcome="wrong_code"\} 20\.0$', metrics, re.M)
+    # Every access-log line is a JSON object with the request's fields.
+    access = [json.loads(line) for line in service.log_path.read_text().splitlines() if "gunicorn.access" in line]
+    assert len(access) >= 60
+    assert {"remote", "method", "path", "status", "duration_ms", "request_id"} <= set(access[-1])
+
     # A code requested before a restart is checked after it.
     number = "+14155552650"
     assert service.post("/request-otp", {"phoneNumber": number}).status_code == 200

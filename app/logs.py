@@ -1,0 +1,71 @@
+"""Logging: one line per event, JSON (default) or text, each carrying the request id of its request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from typing import Any
+
+from flask import g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
+# A proxy's X-Request-ID is echoed when it looks like an id; anything else is replaced, never logged.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s"
+# gunicorn hands its access-log atoms to the record as a dict; these become fields of the JSON line.
+_ACCESS_FIELDS = {"h": "remote", "m": "method", "U": "path", "s": "status", "B": "bytes", "M": "duration_ms",
+                  "{x-request-id}o": "request_id"}
+
+
+def request_id() -> str:
+    """The id of the current request: the proxy's X-Request-ID when usable, else a new one."""
+    if "request_id" not in g:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return str(g.request_id)
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every record a request_id (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id() if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(_JsonFormatter):
+    """python-json-logger with a UTC timestamp, short field names and gunicorn's access atoms as fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("timestamp", "ts")
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        super().__init__(JSON_FIELDS, *args, **kwargs)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            for atom, field in _ACCESS_FIELDS.items():
+                value = record.args.get(atom)
+                if value not in (None, "-"):
+                    log_data[field] = int(value) if field in ("status", "bytes", "duration_ms") else value
+
+
+def make_handler(fmt: str) -> logging.Handler:
+    """A stdout handler writing ``json`` or ``text`` lines, with request ids."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    return handler
+
+
+def configure_logging(fmt: str) -> None:
+    """Send INFO and above to stdout in ``fmt``, unless the server (gunicorn.conf.py) has done so already."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    root.addHandler(make_handler(fmt))
+    root.setLevel(logging.INFO)

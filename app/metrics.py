@@ -1,0 +1,45 @@
+"""Prometheus metrics (prometheus_client); multiprocess mode when gunicorn.conf.py sets its directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+REQUESTS = Counter("otp_http_requests", "HTTP requests answered.", ["endpoint", "method", "status"])
+REQUEST_LATENCY = Histogram("otp_http_request_duration_seconds", "Time to answer an HTTP request.", ["endpoint"],
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+VERIFICATIONS = Counter("otp_verifications", "Verification outcomes: started, approved, wrong_code, expired, "
+                        "too_many_attempts, in_progress, resent, cancelled, failed.", ["outcome"])
+RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit.", ["endpoint"])
+VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonage status (legacy status, "
+                        "HTTP status, timeout or connection).", ["operation", "status"])
+VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],
+                           buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+# The duration of the last Vonage call made in this context (thread), for the log line that reports on it.
+last_vonage_ms: ContextVar[float | None] = ContextVar("last_vonage_ms", default=None)
+
+
+@contextmanager
+def vonage_call(operation: str) -> Iterator[None]:
+    """Time one Vonage call, whatever its outcome."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        VONAGE_LATENCY.labels(operation).observe(elapsed)
+        last_vonage_ms.set(round(elapsed * 1000, 1))
+
+
+def exposition(multiprocess_dir: str | None) -> bytes:
+    """The metrics in Prometheus text format: summed over every worker in multiprocess mode."""
+    if not multiprocess_dir:
+        return bytes(generate_latest(REGISTRY))
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+    return bytes(generate_latest(registry))

@@ -1,0 +1,141 @@
+"""Request ids, one JSON log line per event, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from app import create_app
+from app.logs import make_handler
+
+from .conftest import NUMBER, FakeVonage
+
+
+def test_a_proxys_request_id_is_echoed(client: FlaskClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "edge-7f3a.1"}).headers["X-Request-ID"] == "edge-7f3a.1"
+
+
+@pytest.mark.parametrize("given", [None, "", "has spaces", "x" * 129, "<script>"])
+def test_a_missing_or_unusable_request_id_is_replaced(client: FlaskClient, given: str | None) -> None:
+    headers = {"X-Request-ID": given} if given is not None else {}
+
+    answered = client.get("/nowhere", headers=headers).headers["X-Request-ID"]
+
+    assert re.fullmatch(r"[0-9a-f]{32}", answered)
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """What the JSON handler writes, for the duration of a test."""
+    stream = io.StringIO()
+    handler = make_handler("json")
+    handler.setStream(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_each_event_is_one_json_line_with_the_request_id(client: FlaskClient, vonage: FakeVonage,
+                                                         json_lines: io.StringIO) -> None:
+    vonage.start("ok")
+    vonage.check("wrong")
+    vonage.raw("check", status=500, json={"error": "boom"})
+    vonage.check("ok")
+
+    sent = client.post("/request-otp", json={"phoneNumber": NUMBER}, headers={"X-Request-ID": "req-in-1"})
+    for code in ("111111", "222222", "333333"):
+        client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code})
+
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    events = [(line.get("event"), line.get("outcome")) for line in lines if line.get("event")]
+    assert events == [("verification", "started"), ("code_checked", "wrong_code"), ("vonage_error", None),
+                      ("code_checked", "approved")]
+    started = lines[[e for e, _ in events].index("verification")]
+    assert started["request_id"] == sent.headers["X-Request-ID"] == "req-in-1"
+    assert started["number"] == "+1415*****71"
+    assert started["level"] == "INFO"
+    assert isinstance(started["vonage_ms"], float)
+    assert abs(datetime.fromisoformat(started["ts"]) - datetime.now().astimezone()) < timedelta(minutes=1)
+    assert datetime.fromisoformat(started["ts"]).utcoffset() == timedelta(0)
+    vonage_error = next(line for line in lines if line.get("event") == "vonage_error")
+    assert vonage_error["vonage_status"] == "http_500" and vonage_error["level"] == "WARNING"
+    text = json_lines.getvalue()
+    for secret in ("111111", "222222", "333333", NUMBER):
+        assert secret not in text
+
+
+def test_rate_limit_hits_are_logged_as_events(settings: dict[str, str], vonage: FakeVonage,
+                                              json_lines: io.StringIO) -> None:
+    client = create_app({**settings, "OTP_RESEND_COOLDOWN": "30"}).test_client()
+    vonage.start("ok")
+
+    client.post("/request-otp", json={"phoneNumber": NUMBER})
+    client.post("/request-otp", json={"phoneNumber": NUMBER})
+
+    [hit] = [json.loads(line) for line in json_lines.getvalue().splitlines() if '"rate_limited"' in line]
+    assert hit["scope"] == "send-cooldown"
+    assert NUMBER not in json_lines.getvalue()
+
+
+def test_text_lines_carry_the_request_id() -> None:
+    stream = io.StringIO()
+    handler = make_handler("text")
+    handler.setStream(stream)
+    record = logging.LogRecord("app.routes", logging.INFO, __file__, 1, "verification %s", ("started",), None)
+
+    handler.handle(record)
+
+    assert re.search(r" INFO app\.routes \[-\] verification started$", stream.getvalue().strip())
+
+
+def _samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/plain"
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(resp.get_data(as_text=True)) for s in family.samples}
+
+
+def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: FakeVonage) -> None:
+    client = app.test_client()
+    before = _samples(client)
+    vonage.start("ok")
+    vonage.check("wrong")
+    vonage.check("ok")
+
+    client.post("/request-otp", json={"phoneNumber": NUMBER})
+    client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "111111"})
+    client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "222222"})
+    for _ in range(3):  # 3 sends per 10 minutes per number: two more are sent, the last is refused
+        client.post("/request-otp", json={"phoneNumber": NUMBER})
+    after = _samples(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert grew("otp_verifications_total", outcome="started") == 3
+    assert grew("otp_verifications_total", outcome="wrong_code") == 1
+    assert grew("otp_verifications_total", outcome="approved") == 1
+    assert grew("otp_rate_limit_hits_total", endpoint="otp.request_otp") == 1
+    assert grew("otp_http_requests_total", endpoint="otp.check_otp", method="POST", status="401") == 1
+    wrong_status = "16" if vonage.api == "legacy" else "http_400"
+    assert grew("otp_vonage_errors_total", operation="check", status=wrong_status) == 1
+    assert grew("otp_vonage_latency_seconds_count", operation="start") == 3
+    assert grew("otp_http_request_duration_seconds_count", endpoint="otp.request_otp") == 4
