@@ -312,3 +312,21 @@ def test_legacy_success_without_a_request_id_is_502(client: FlaskClient, vonage:
     vonage.raw("start", json={"status": "0"})
 
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 502
+
+
+def test_proxy_and_ca_bundle_from_the_environment_are_used(settings: dict[str, str], vonage: FakeVonage,
+                                                           monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """requests' environment variables hold, though they are read once at startup rather than per call."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read by the mock")
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress.test:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    client = make_client(settings)
+    monkeypatch.delenv("HTTPS_PROXY")
+    vonage.start("ok")
+
+    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+
+    sent = vonage.calls("start")[0].request.req_kwargs
+    assert sent["proxies"]["https"] == "http://egress.test:3128"
+    assert sent["verify"] == str(bundle)
