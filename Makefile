@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test run test lint
+.PHONY: install install-test run test lint bench
 
 install: $(VENV)/.installed
 
@@ -28,3 +28,9 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Throughput beside the tutorial app and the simulator itself (needs ../shared, node, wrk and Redis).
+bench: install
+	$(BIN)/python ../shared/bench/bench.py ceiling seed project
+	$(BIN)/python bench/check_every_call.py
+	$(BIN)/python bench/startup.py

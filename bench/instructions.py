@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Instructions per /request-otp, counted by valgrind's callgrind: a CPU cost that machine noise does not move.
+
+Runs the app in-process (Flask's test client, Redis store, limits on, JSON logs to /dev/null) against the
+shared Vonage simulator, once with N requests and once with none; the difference over N is the cost of one
+request, Python and C libraries included (not Redis's or the simulator's). Use it to compare two versions
+of the code: the same number twice means nothing changed.
+
+usage (from the project root, with ../shared, node and valgrind present):
+  .venv/bin/python bench/instructions.py            # prints instructions/request
+  RATELIMIT=false .venv/bin/python bench/instructions.py
+"""
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT.parent / "shared" / "bench"))
+import harness  # noqa: E402
+
+N = 200
+
+
+def requests_in_process(port: int, count: int, first: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from app import create_app
+    from app.logs import configure_logging
+
+    configure_logging("json")
+    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))
+    limits = "100000/minute"
+    app = create_app(dict(
+        VONAGE_API_KEY=harness.KEY, VONAGE_API_SECRET=harness.SECRET, VONAGE_API_HOST=f"127.0.0.1:{port}",
+        OTP_STORE_URL="redis://127.0.0.1:6379/15", OTP_RESEND_COOLDOWN="0",
+        OTP_RATELIMIT_ENABLED=os.environ.get("RATELIMIT", "true"), OTP_RATELIMIT_REQUEST_IP=limits,
+        OTP_RATELIMIT_REQUEST_NUMBER=limits, OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits))
+    client = app.test_client()
+    for i in range(30 + count):  # the first 30 warm caches and connections in both runs
+        answer = client.post("/request-otp", json={"phoneNumber": f"+1201{first + i:07d}"})
+        assert answer.status_code == 200, answer.data
+
+
+def counted(port: int, count: int, first: int) -> int:
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=str(harness.CERT))
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+                          "--inside", str(port), str(count), str(first)], capture_output=True, text=True, env=env)
+    return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--inside"]:
+        requests_in_process(*(int(a) for a in sys.argv[2:5]))
+        sys.exit(0)
+    sim = harness.Sim()
+    sim.config(log_calls=False, enforce_concurrency=False)
+    try:
+        idle, busy = counted(sim.port, 0, 2000000), counted(sim.port, N, 3000000)
+    finally:
+        sim.stop()
+        subprocess.run(["redis-cli", "-n", "15", "flushdb"], capture_output=True)
+    print(f"instructions/request: {(busy - idle) // N}")

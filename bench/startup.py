@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Time from starting gunicorn (gunicorn.conf.py, Redis store) to its first 200, five times.
+
+usage (from the project root): .venv/bin/python bench/startup.py
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def once() -> float:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(VONAGE_API_KEY="key", VONAGE_API_SECRET="secret", OTP_STORE_URL="redis://127.0.0.1:6379/15")
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+if __name__ == "__main__":
+    print("seconds to first 200:", ", ".join(f"{once():.2f}" for _ in range(5)))
