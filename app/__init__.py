@@ -77,6 +77,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     @app.before_request
     def start_clock() -> None:
         g.started = time.perf_counter()
+        metrics.last_vonage_ms.set(None)  # a thread serves many requests: no latency from an earlier one
 
     @app.after_request
     def finish(response: Response) -> Response:

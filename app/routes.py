@@ -220,8 +220,9 @@ def cancel_otp() -> tuple[dict[str, Any], int]:
     try:
         get_verifier().cancel(request_id)
     except ActionRefusedError:
-        # Legacy Verify refuses a cancel in the request's first 30 seconds: the code stays valid.
-        raise ActionRefusedError("The code cannot be cancelled right now; try again in 30 seconds.") from None
+        # Legacy Verify refuses a cancel in a request's first 30 seconds: the code stays valid.
+        raise ActionRefusedError("The verification cannot be cancelled right now (Vonage refuses a cancel in "
+                                 "its first 30 seconds); the code stays valid.") from None
     except VerificationExpiredError:
         _forget(number, request_id)
         raise

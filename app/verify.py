@@ -138,8 +138,10 @@ def _raise(error: type[OtpError], op: str, status: str, detail: str, cause: Exce
            request_id: object = None) -> NoReturn:
     VONAGE_ERRORS.labels(op, status).inc()
     if not issubclass(error, _USER_ERRORS):
-        # Vonage's words go to the server log only; clients get the error class's generic sentence.
-        log.warning("vonage %s failed: %s", op, detail, extra={
+        # Vonage's words go to the server log only; clients get the error class's generic sentence. A refused
+        # account (credentials, barred, no balance) needs an operator: that is an error, the rest warnings.
+        level = logging.ERROR if error is ProviderUnavailableError else logging.WARNING
+        log.log(level, "vonage %s failed: %s", op, detail, extra={
             "event": "vonage_error", "operation": op, "vonage_status": status, "vonage_ms": last_vonage_ms.get()})
     if error is VerificationInProgressError:
         raise VerificationInProgressError(str(request_id) if request_id else None) from cause
@@ -174,7 +176,6 @@ def _translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]])
         if isinstance(exc, RateLimitedError):
             _raise(ProviderThrottledError, op, status, detail, exc)
         if isinstance(exc, AuthenticationError | ForbiddenError) or http == 402:
-            log.error("vonage %s refused this account: %s", op, detail)
             _raise(ProviderUnavailableError, op, status, detail, exc)
         _raise(UpstreamUnavailableError if http == 503 else UpstreamError, op, status, detail, exc)
     _raise(UpstreamError, op, "bad_answer", f"unusable answer ({type(exc).__name__})", exc)
