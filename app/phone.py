@@ -38,11 +38,6 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-def normalise(raw: str) -> str:
-    """Return ``raw`` as E.164 or raise InvalidPhoneNumberError."""
-    return e164(parse(raw))
-
-
 def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str]) -> None:
     """Refuse a number outside the allowed countries, or of a type that should never get an SMS."""
     if allowed_countries and phonenumbers.region_code_for_number(number) not in allowed_countries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -151,11 +151,24 @@ def _sent() -> tuple[dict[str, Any], int]:
     return {"message": "A code is on its way. Check your phone.", "expiresIn": get_verifier().lifetime}, 200
 
 
-def _pending_request_id(number: str) -> str:
+def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> tuple[str, str]:
+    """Run ``action`` on the posted number's pending request: (number, request id) when Vonage did it.
+
+    Nothing pending is 404; a refusal is 409 with the ``refused`` sentence and keeps the entry; a request
+    Vonage no longer knows is forgotten and answered 410.
+    """
+    number = posted_number()
     request_id = get_store().get(number)
     if request_id is None:
         raise NoPendingVerificationError()
-    return request_id
+    try:
+        action(get_verifier(), request_id)
+    except ActionRefusedError:
+        raise ActionRefusedError(refused) from None
+    except VerificationExpiredError:
+        _forget(number, request_id)
+        raise
+    return number, request_id
 
 
 # Flask-Limiter counts every limit before the view runs, so nothing past a limit reaches Vonage. The
@@ -196,16 +209,9 @@ def request_otp() -> tuple[dict[str, Any], int]:
 @limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown")
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
-    number = posted_number()
-    request_id = _pending_request_id(number)
-    try:
-        get_verifier().next_step(request_id)
-    except ActionRefusedError:
-        raise ActionRefusedError("No further delivery is possible for this code: enter it, or request a new "
-                                 "one when it expires.") from None
-    except VerificationExpiredError:
-        _forget(number, request_id)
-        raise
+    number, _ = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
+                                "No further delivery is possible for this code: enter it, or request a new one "
+                                "when it expires.")
     _outcome("resent", number)
     return {"message": "The code is being delivered again."}, 200
 
@@ -215,17 +221,10 @@ def resend_otp() -> tuple[dict[str, Any], int]:
 @limiter.shared_limit(check_number_limit, key_func=number_key, scope="check-number")
 def cancel_otp() -> tuple[dict[str, Any], int]:
     """Cancel the pending verification for the posted phone number."""
-    number = posted_number()
-    request_id = _pending_request_id(number)
-    try:
-        get_verifier().cancel(request_id)
-    except ActionRefusedError:
-        # Legacy Verify refuses a cancel in a request's first 30 seconds: the code stays valid.
-        raise ActionRefusedError("The verification cannot be cancelled right now (Vonage refuses a cancel in "
-                                 "its first 30 seconds); the code stays valid.") from None
-    except VerificationExpiredError:
-        _forget(number, request_id)
-        raise
+    # Legacy Verify refuses a cancel in a request's first 30 seconds: the code stays valid.
+    number, request_id = _act_on_pending(lambda verifier, request_id: verifier.cancel(request_id),
+                                         "The verification cannot be cancelled right now (Vonage refuses a "
+                                         "cancel in its first 30 seconds); the code stays valid.")
     _forget(number, request_id)
     _outcome("cancelled", number)
     return {"message": "The verification is cancelled."}, 200
