@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,14 @@ def test_sdk_debug_lines_are_dropped_even_when_its_level_is_lowered_later(
 
     assert "Authorization" not in caplog.text
     assert "an HTTP error" in caplog.text
+
+
+def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    # prometheus_client's own variable is set by gunicorn.conf.py, not by the operator.
+    names = set(load_config({"OTP_PROVIDER": "console"})) - {"PROMETHEUS_MULTIPROC_DIR"}
+
+    assert [n for n in sorted(names) if f"`{n}`" not in readme] == []
+    assert [n for n in sorted(names) if not re.search(rf"^#? ?{n}=", example, re.MULTILINE)] == []
