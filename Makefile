@@ -34,3 +34,4 @@ bench: install
 	$(BIN)/python ../shared/bench/bench.py ceiling seed project
 	$(BIN)/python bench/check_every_call.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/floor.py

@@ -1,7 +1,7 @@
 """gunicorn settings, read from the working directory by ``.venv/bin/gunicorn wsgi:app``.
 
 Each in-flight request holds a thread for its whole Vonage round trip, so threads, not processes, carry
-the concurrency: gthread workers, a few processes (one per core), many threads each. Command-line flags
+the concurrency: gthread workers, a few processes (two per core), many threads each. Command-line flags
 (``--workers``, ``--threads``, ``--bind``) override these values. See BENCHMARKS.md for the measurements
 behind them.
 """
@@ -24,7 +24,11 @@ from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named 
 
 wsgi_app = "wsgi:app"
 worker_class = "gthread"
-workers = 2
+# Two processes per core, 16 threads each: on 2 cores, 64 requests in flight. With one process per core
+# half the CPU sat idle under load (requests waited for a thread, and within one process for the GIL);
+# two per core use it all. BENCHMARKS.md has the measurements. WEB_CONCURRENCY sets the count, as on
+# most platforms that run gunicorn.
+workers = int(os.environ.get("WEB_CONCURRENCY", "").strip() or 2 * len(os.sched_getaffinity(0)))
 threads = 16
 timeout = 30
 graceful_timeout = 20
