@@ -74,14 +74,19 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
-    """Warn when several workers would each keep their own memory store."""
+    """Warn when several workers would each keep their own pending codes."""
     config = getattr(worker.wsgi, "config", {})
-    if worker.cfg.workers > 1 and str(config.get("OTP_STORE_URL", "")).startswith("memory://"):
+    workers = worker.cfg.workers
+    if workers < 2:
+        return
+    if str(config.get("OTP_STORE_URL", "")).startswith("memory://"):
         worker.log.warning(
             "OTP_STORE_URL=memory:// with %d workers: each worker keeps its own pending codes, so a check "
-            "that lands on another worker fails. Use OTP_STORE_URL=redis://... or --workers 1.",
-            worker.cfg.workers,
-        )
+            "that lands on another worker fails. Use OTP_STORE_URL=redis://... or --workers 1.", workers)
+    if config.get("OTP_PROVIDER") == "console":
+        worker.log.warning(
+            "OTP_PROVIDER=console with %d workers: each worker knows only the codes it printed, so a check "
+            "that lands on another worker gets 410. Use --workers 1 (make run serves one process).", workers)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

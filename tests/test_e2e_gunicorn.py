@@ -264,14 +264,16 @@ def test_a_vonage_that_does_not_answer_gets_504(service: Gunicorn, stand_in: tup
     assert not fake.hold.is_set(), "the service answered before the stand-in did"
 
 
-def test_memory_store_under_several_workers_is_warned_about(tmp_path: Path) -> None:
+def test_memory_store_and_console_under_several_workers_are_warned_about(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
     env.update(OTP_PROVIDER="console", OTP_STORE_URL="memory://")
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     server.start()
     server.stop()
 
-    assert re.search(r"OTP_STORE_URL=memory:// with 2 workers", server.log_path.read_text())
+    log = server.log_path.read_text()
+    assert re.search(r"OTP_STORE_URL=memory:// with 2 workers", log)
+    assert re.search(r"OTP_PROVIDER=console with 2 workers", log)
 
 
 def test_missing_secrets_stop_gunicorn_with_one_message() -> None:
