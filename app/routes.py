@@ -247,7 +247,9 @@ def check_otp() -> tuple[dict[str, Any], int]:
         _forget(number, request_id)
         _cancel(request_id)
         _outcome("too_many_attempts", number, event="code_checked")
-        raise TooManyAttemptsError()
+        # Vonage ends a request after three wrong codes, so this cap is mostly reached by checks that ended
+        # in faults: say what happened, not "wrong codes".
+        raise TooManyAttemptsError("This code was checked too many times. Please request a new code.")
     try:
         get_verifier().check(request_id, code)
     except WrongCodeError:

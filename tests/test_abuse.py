@@ -80,10 +80,12 @@ def test_forty_guesses_at_one_code_are_stopped_long_before_forty(
 def test_past_five_checks_the_vonage_request_is_cancelled(client: FlaskClient,
                                                           vonage_ok: FakeVonage) -> None:
     client.post("/request-otp", json={"phoneNumber": NUMBER})
-    for i in range(6):
-        client.post("/check-otp", json={"phoneNumber": NUMBER, "code": f"{i:06d}"})
+    answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": f"{i:06d}"}) for i in range(6)]
 
     assert len(vonage_ok.calls("cancel", "req-abuse")) == 1
+    assert answers[-1].status_code == 410
+    assert answers[-1].json == {"code": "too_many_attempts",
+                                "error": "This code was checked too many times. Please request a new code."}
 
 
 def test_a_refused_cancel_still_ends_the_verification(client: FlaskClient,
