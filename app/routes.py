@@ -171,13 +171,20 @@ def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> tu
     return number, request_id
 
 
+def _code_sent(response: Response) -> bool:
+    return response.status_code == 200
+
+
 # Flask-Limiter counts every limit before the view runs, so nothing past a limit reaches Vonage. The
 # per-address limits count requests with invalid input too; per-number limits use the normalised number.
-# Sends (a first code or the next delivery step) share their limits and the cooldown.
+# Sends (a first code or the next delivery step) share their limits and the cooldown. The cooldown is
+# checked before the view and counted only when a code went out: a send Vonage failed (503, Retry-After: 5)
+# can be tried again at once. Two sends racing inside the cooldown both reach Vonage, which refuses the
+# second as a concurrent verification (409, or 200 naming the first request): still one code.
 @bp.post("/request-otp")
 @limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
 @limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
-@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown")
+@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown", deduct_when=_code_sent)
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number."""
     number = posted_number()
@@ -206,7 +213,7 @@ def request_otp() -> tuple[dict[str, Any], int]:
 @bp.post("/resend-otp")
 @limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
 @limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
-@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown")
+@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown", deduct_when=_code_sent)
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
     number, _ = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),

@@ -129,6 +129,17 @@ def test_resend_inside_the_cooldown_gets_429_and_one_vonage_call(client: FlaskCl
     assert len(vonage_ok.calls("start")) == 1
 
 
+def test_a_send_that_failed_at_vonage_does_not_start_the_cooldown(client: FlaskClient,
+                                                                  vonage: FakeVonage) -> None:
+    vonage.start("upstream")
+    vonage.start("ok", rid="req-abuse")
+
+    answers = [client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code for _ in range(3)]
+
+    assert answers == [502, 200, 429]
+    assert len(vonage.calls("start")) == 2
+
+
 def _post_from(client: FlaskClient, number: str, forwarded_for: str) -> int:
     return client.post("/request-otp", json={"phoneNumber": number}, headers={"X-Forwarded-For": forwarded_for},
                        environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code
