@@ -18,9 +18,16 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# The embedded defaults: codes are printed to the terminal instead of sent, pending codes live in memory.
+# The embedded defaults: codes are printed to the terminal instead of sent, pending codes live in memory,
+# tokens are signed with a development key made once into a git-ignored file, and the cookie goes over
+# plain http (the dev server is http on 127.0.0.1).
+DEV_KEY := .otp-dev-signing-key.pem
+
 run: install
-	OTP_PROVIDER=console OTP_STORE_URL=memory:// OTP_LOG_FORMAT=text $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	test -f $(DEV_KEY) || $(BIN)/flask otp keygen --out $(DEV_KEY) >/dev/null
+	OTP_PROVIDER=console OTP_STORE_URL=memory:// OTP_LOG_FORMAT=text OTP_COOKIE_SECURE=false \
+	OTP_TOKEN_PRIVATE_KEY=$(DEV_KEY) OTP_TOKEN_ISSUER=http://127.0.0.1:5000 \
+	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
 test: install-test
 	$(BIN)/python -m pytest

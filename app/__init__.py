@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, g, request
+from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
 from .config import load_config
-from .errors import register_error_handlers
+from .errors import OriginNotAllowedError, register_error_handlers
 from .logs import request_id
 from .ratelimit import init_limiter
 from .store import store_from_url
+from .tokens import TokenIssuer, generate_private_key_pem, load_private_key
 from .verify import verifier_from_config
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,45 @@ def _quiet_sdk_debug() -> None:
         sdk.addFilter(_no_debug)
 
 
+def _token_issuer(config: Mapping[str, Any]) -> TokenIssuer:
+    key = config["OTP_TOKEN_PRIVATE_KEY"]
+    if key is None:
+        # Only the console provider gets here (load_config requires a key with vonage): a key of this
+        # process's own, so tokens verify against this process's JWK Set until it stops.
+        key = load_private_key(generate_private_key_pem().decode())
+        log.warning("no OTP_TOKEN_PRIVATE_KEY: tokens are signed with a key made for this process only")
+    return TokenIssuer(key, issuer=config["OTP_TOKEN_ISSUER"], audience=config["OTP_TOKEN_AUDIENCE"],
+                       ttl=config["OTP_TOKEN_TTL"], previous=config["OTP_TOKEN_PREVIOUS_KEYS"])
+
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _origin(scheme: str, host: str) -> str:
+    """scheme://host[:port] as browsers write it in Origin: lower case, no default port."""
+    scheme, host = scheme.lower(), host.lower()
+    return f"{scheme}://{host.removesuffix(_DEFAULT_PORTS.get(scheme, '::'))}"
+
+
+def _check_origin(allowed: frozenset[str]) -> None:
+    """Refuse a POST whose Origin is neither this service nor an allowed one, before any limit counts it.
+
+    A browser names the page's origin on every cross-site POST (forms included); curl and backends send
+    none and pass. This service's own origin is the scheme and Host it was reached by (behind a proxy,
+    the scheme gunicorn takes from X-Forwarded-Proto of the proxies it trusts).
+    """
+    origin = request.headers.get("Origin")
+    if request.method != "POST" or origin is None:
+        return
+    if origin != "null" and "://" in origin:
+        scheme, _, host = origin.partition("://")
+        named = _origin(scheme, host.rstrip("/"))
+        if named in allowed or named == _origin(request.scheme, request.host):
+            return
+    log.info("refused a POST from another origin", extra={"event": "origin_refused", "origin": origin[:200]})
+    raise OriginNotAllowedError()
+
+
 def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     """Build the app from ``settings`` (environment-style strings; the process environment by default)."""
     config = load_config(settings)
@@ -58,6 +100,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
 
     app.extensions["otp_store"] = store_from_url(config["OTP_STORE_URL"])
     app.extensions["otp_verifier"] = verifier_from_config(config)
+    app.extensions["otp_tokens"] = _token_issuer(config)
     if config["OTP_PROVIDER"] == "console":
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
                     "For development only; never run this in production.")
@@ -72,6 +115,14 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
 
     app.register_blueprint(bp)
     register_error_handlers(app)
+    allowed = frozenset(config["OTP_ALLOWED_ORIGINS"])
+    # Registered before the limiter's own hook, so a refused origin counts against no limit.
+    app.before_request(lambda: _check_origin(allowed))
+    if allowed:
+        # Frontends on those origins call with verificationId in the body: no credentials, no cookie.
+        CORS(app, resources={r"/(request|check|resend|cancel)-otp": {}}, origins=sorted(allowed),
+             methods=["POST"], allow_headers=["Content-Type", "Authorization"],
+             expose_headers=["Retry-After", "X-Request-ID"], supports_credentials=False, max_age=600)
     init_limiter(app)
 
     @app.before_request
@@ -81,7 +132,11 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
 
     @app.after_request
     def finish(response: Response) -> Response:
+        # A view that sets its own caching on a success keeps it (the JWK Set is public and cacheable).
+        cache = response.headers.get("Cache-Control") if response.status_code == 200 else None
         response.headers.update(SECURITY_HEADERS)
+        if cache:
+            response.headers["Cache-Control"] = cache
         if response.mimetype == "text/html":
             response.headers["Content-Security-Policy"] = HTML_CSP
         response.headers["X-Request-ID"] = request_id()

@@ -10,6 +10,8 @@ from typing import Any
 import phonenumbers
 from limits import parse_many
 
+from .tokens import KEYGEN_COMMAND, SigningKeyError, load_private_key, load_public_keys
+
 PROVIDERS = ("vonage", "console")
 VERIFY_APIS = ("legacy", "v2")
 # What each Verify API accepts: legacy pin_expiry 60-3600 s and codes of 4 or 6 digits; v2 a
@@ -21,6 +23,11 @@ API_RULES: dict[str, dict[str, Any]] = {
 }
 WORKFLOW_RANGE = (1, 7)
 CHANNELS = ("sms", "voice", "whatsapp")
+# The delivery steps of each legacy workflow (Vonage's "Workflows and Events" guide; TTS is a voice call).
+LEGACY_WORKFLOWS = {1: ("sms", "voice", "voice"), 2: ("sms", "sms", "voice"), 3: ("voice", "voice"),
+                    4: ("sms", "sms"), 5: ("sms", "voice"), 6: ("sms",), 7: ("voice",)}
+TOKEN_TTL_RANGE = (30, 3600)
+ORIGIN_PATTERN = re.compile(r"https?://[^/?#@\s]+")
 LOG_FORMATS = ("json", "text")
 STORE_SCHEMES = ("memory://", "redis://", "rediss://")
 
@@ -81,19 +88,25 @@ def _countries(environ: Mapping[str, str], problems: list[str]) -> frozenset[str
     return codes
 
 
+def _pem(name: str, value: str, problems: list[str]) -> str:
+    """The PEM itself, or the text of the file a path names ('' when neither, with the problem noted)."""
+    if "-----BEGIN" in value:
+        return value.replace("\\n", "\n")  # one-line .env values often carry literal \n
+    try:
+        with open(value, encoding="ascii") as key_file:
+            return key_file.read()
+    except (OSError, UnicodeDecodeError):
+        problems.append(f"{name} is neither a PEM nor a readable key file")
+        return ""
+
+
 def _private_key(value: str, problems: list[str]) -> str:
     """The PEM itself, or the file a path names; PKCS#8, as the SDK's JWT client wants it."""
     if not value:
         return ""
-    if "-----BEGIN" in value:
-        pem = value.replace("\\n", "\n")  # one-line .env values often carry literal \n
-    else:
-        try:
-            with open(value, encoding="ascii") as key_file:
-                pem = key_file.read()
-        except (OSError, UnicodeDecodeError):
-            problems.append("VONAGE_PRIVATE_KEY is neither a PEM nor a readable key file")
-            return ""
+    pem = _pem("VONAGE_PRIVATE_KEY", value, problems)
+    if not pem:
+        return ""
     if "-----BEGIN PRIVATE KEY-----" not in pem:
         problems.append("VONAGE_PRIVATE_KEY must be a PKCS#8 key (-----BEGIN PRIVATE KEY-----); convert with "
                         "'openssl pkcs8 -topk8 -nocrypt -in old.pem -out new.pem'")
@@ -163,6 +176,64 @@ def _vonage(env: Mapping[str, str], provider: str, problems: list[str]) -> dict[
     }
 
 
+def _tokens(env: Mapping[str, str], provider: str, problems: list[str]) -> dict[str, Any]:
+    """The signing key, earlier public keys and claims of the verification token."""
+    key = None
+    raw = env.get("OTP_TOKEN_PRIVATE_KEY", "").strip()
+    if raw:
+        pem = _pem("OTP_TOKEN_PRIVATE_KEY", raw, problems)
+        if pem:
+            try:
+                key = load_private_key(pem)
+            except SigningKeyError as exc:
+                problems.append(f"OTP_TOKEN_PRIVATE_KEY {exc}")
+    elif provider == "vonage":
+        problems.append(f"missing OTP_TOKEN_PRIVATE_KEY (the key that signs verification tokens; make one with "
+                        f"'{KEYGEN_COMMAND}' and set OTP_TOKEN_PRIVATE_KEY=signing-key.pem)")
+    previous = []
+    for item in _pem_list(env.get("OTP_TOKEN_PREVIOUS_KEYS", "").strip()):
+        text = _pem("OTP_TOKEN_PREVIOUS_KEYS", item, problems)
+        if text:
+            try:
+                previous.extend(load_public_keys(text))
+            except SigningKeyError as exc:
+                problems.append(f"OTP_TOKEN_PREVIOUS_KEYS {exc}")
+    issuer = env.get("OTP_TOKEN_ISSUER", "").strip()
+    if not issuer and provider == "vonage":
+        problems.append("missing OTP_TOKEN_ISSUER (the tokens' iss claim: this service's public URL, "
+                        "e.g. https://otp.example.com)")
+    audience = tuple(a.strip() for a in env.get("OTP_TOKEN_AUDIENCE", "").split(",") if a.strip())
+    return {
+        "OTP_TOKEN_PRIVATE_KEY": key,
+        "OTP_TOKEN_PREVIOUS_KEYS": tuple(previous),
+        "OTP_TOKEN_ISSUER": issuer,
+        "OTP_TOKEN_AUDIENCE": audience,
+        "OTP_TOKEN_TTL": _int(env, "OTP_TOKEN_TTL", 300, *TOKEN_TTL_RANGE, problems),
+    }
+
+
+def _pem_list(value: str) -> list[str]:
+    """PEM text as one item, or paths separated by commas."""
+    if not value:
+        return []
+    if "-----BEGIN" in value:
+        return [value]
+    return [path.strip() for path in value.split(",") if path.strip()]
+
+
+def _origins(environ: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:
+    origins = []
+    for item in environ.get("OTP_ALLOWED_ORIGINS", "").split(","):
+        origin = item.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        if not ORIGIN_PATTERN.fullmatch(origin):
+            problems.append(f"OTP_ALLOWED_ORIGINS entries must be origins such as https://app.example.com, "
+                            f"got {item.strip()!r}")
+        origins.append(origin)
+    return tuple(origins)
+
+
 def log_format(environ: Mapping[str, str] | None = None) -> str:
     """OTP_LOG_FORMAT alone, for gunicorn.conf.py, which sets up logging before the app exists."""
     value = (os.environ if environ is None else environ).get("OTP_LOG_FORMAT", "").strip().lower()
@@ -191,10 +262,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OTP_RESEND_COOLDOWN": _int(env, "OTP_RESEND_COOLDOWN", 30, 0, 3600, problems),
         "OTP_TRUSTED_PROXIES": _int(env, "OTP_TRUSTED_PROXIES", 0, 0, 10, problems),
         "OTP_ALLOWED_COUNTRIES": _countries(env, problems),
+        **_tokens(env, provider, problems),
+        "OTP_COOKIE_SECURE": _bool(env, "OTP_COOKIE_SECURE", True, problems),
+        "OTP_ALLOWED_ORIGINS": _origins(env, problems),
         "OTP_LOG_FORMAT": log_format(env),
         # prometheus_client's own variable: gunicorn.conf.py sets it so that /metrics sums every worker.
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
     }
+    # The channels of the workflow's delivery steps, in order: the token's amr and the next step's channel.
+    config["OTP_CHANNELS"] = (config["VONAGE_WORKFLOW"] if config["VONAGE_VERIFY_API"] == "v2"
+                              else LEGACY_WORKFLOWS.get(config["VONAGE_WORKFLOW_ID"], ("sms",)))
     if config["OTP_LOG_FORMAT"] not in LOG_FORMATS:
         problems.append(f"OTP_LOG_FORMAT must be json or text, got {config['OTP_LOG_FORMAT']!r}")
     if problems:

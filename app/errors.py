@@ -37,6 +37,17 @@ class InvalidPhoneNumberError(OtpError):
     message = "The phone number is not valid. Use the international format, e.g. +14155552671."
 
 
+class VerificationIdRequiredError(OtpError):
+    status, code = 400, "verification_id_required"
+    message = ("Say which verification this is: send the verificationId that /request-otp answered (or keep "
+               "its cookie), or request a new code.")
+
+
+class OriginNotAllowedError(OtpError):
+    status, code = 403, "origin_not_allowed"
+    message = "Requests from this site are not allowed."
+
+
 class InvalidCodeFormatError(OtpError):
     status, code = 400, "invalid_code_format"
     message = "The code must be 4 to 10 digits."

@@ -1,15 +1,16 @@
-"""HTTP routes: the four verbs, the probes, metrics, the OpenAPI document and the demo page."""
+"""HTTP routes: the four verbs, the probes, the JWK Set, metrics, the OpenAPI document and the demo page."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import BadRequest
@@ -26,6 +27,7 @@ from .errors import (
     StoreError,
     TooManyAttemptsError,
     VerificationExpiredError,
+    VerificationIdRequiredError,
     VerificationInProgressError,
     WrongCodeError,
     error_response,
@@ -39,7 +41,8 @@ from .ratelimit import (
     request_ip_limit,
     request_number_limit,
 )
-from .store import Store
+from .store import Pending, Store
+from .tokens import TokenIssuer, Verified
 from .verify import Verifier
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,13 @@ TTL_MARGIN = 60
 # Checks one pending verification may take, counted in the store (Vonage ends it after 3 wrong codes;
 # this also bounds checks that end in faults).
 MAX_CHECKS = 5
+# The verification handle: 32 random bytes (256 bits), 43 URL-safe characters. Anything else is looked up
+# nowhere: it cannot name a verification.
+VERIFICATION_COOKIE = "otp_verification"
+ID_BYTES = 32
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+# OpenID Connect's nonce: an opaque value of the app's; printable ASCII keeps it safe in a JWT and in logs.
+NONCE_PATTERN = re.compile(r"[\x20-\x7e]{1,128}")
 
 
 def get_store() -> Store:
@@ -118,6 +128,63 @@ def number_key() -> str:
         return ""
 
 
+def get_tokens() -> TokenIssuer:
+    """Return the app's token issuer."""
+    tokens: TokenIssuer = current_app.extensions["otp_tokens"]
+    return tokens
+
+
+def _nonce() -> str:
+    value = _body().get("nonce")
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not NONCE_PATTERN.fullmatch(value):
+        raise InvalidRequestError("nonce must be printable ASCII, at most 128 characters.")
+    return value
+
+
+def posted_verification_id() -> str:
+    """The posted verificationId, else the verification cookie; 400 when there is neither."""
+    value = _body().get("verificationId")
+    if value is None or value == "":
+        value = request.cookies.get(VERIFICATION_COOKIE, "")
+    if not isinstance(value, str):
+        raise InvalidRequestError("verificationId must be a string.")
+    if not value:
+        raise VerificationIdRequiredError()
+    return value
+
+
+def owned_verification() -> Pending:
+    """The pending verification the caller holds the id of (and of the posted number, when one is posted).
+
+    Unknown, expired, finished, or of another number: the same 404, so that the answer tells a stranger
+    nothing. Read once per request: rate-limit keys and views share it.
+    """
+    if "otp_pending" not in g:
+        verification_id = posted_verification_id()
+        posted = _body().get("phoneNumber")
+        number = None if posted is None or posted == "" else posted_number()
+        pending = get_store().get(verification_id) if ID_PATTERN.fullmatch(verification_id) else None
+        if pending is None or (number is not None and number != pending.number):
+            raise NoPendingVerificationError()
+        g.otp_pending = pending
+    found: Pending = g.otp_pending
+    return found
+
+
+def owned_number_key() -> str:
+    """Rate-limit key of check, resend and cancel: the number of the verification the caller holds, or ''.
+
+    A caller who knows only a number names no verification, so Flask-Limiter skips the per-number limits
+    for them (the per-address ones still count): a stranger cannot spend the owner's budget.
+    """
+    try:
+        return owned_verification().number
+    except OtpError:
+        return ""
+
+
 def _outcome(outcome: str, number: str, event: str = "verification") -> None:
     """Log one verification event (masked number, Vonage latency) and count its outcome."""
     masked = phone.mask(number)
@@ -126,13 +193,14 @@ def _outcome(outcome: str, number: str, event: str = "verification") -> None:
     VERIFICATIONS.labels(outcome).inc()
 
 
-def _forget(number: str, request_id: str) -> None:
-    """Remove the pending entry if it still names ``request_id``; a store fault only costs a log line."""
+def _end(pending: Pending) -> None:
+    """Forget a verification that is over; a store fault only costs a log line."""
+    g.otp_ended = pending.id
     try:
-        get_store().delete(number, expected=request_id)
+        get_store().delete(pending)
     except StoreError:
         # The entry expires on its own, and Vonage refuses the finished request if it is checked again.
-        log.error("could not remove the pending verification for %s", phone.mask(number))
+        log.error("could not remove the pending verification for %s", phone.mask(pending.number))
 
 
 def _cancel(request_id: str) -> None:
@@ -147,130 +215,162 @@ def _ttl() -> int:
     return get_verifier().lifetime + TTL_MARGIN
 
 
-def _sent() -> tuple[dict[str, Any], int]:
-    return {"message": "A code is on its way. Check your phone.", "expiresIn": get_verifier().lifetime}, 200
+def _started(number: str, request_id: str, nonce: str) -> tuple[dict[str, Any], int]:
+    """Keep a new verification under a fresh id, hand that id to this caller only, and set its cookie."""
+    pending = Pending(secrets.token_urlsafe(ID_BYTES), number, request_id, nonce)
+    get_store().create(pending, _ttl())
+    g.otp_started = pending.id
+    return {"message": "A code is on its way. Check your phone.", "expiresIn": get_verifier().lifetime,
+            "verificationId": pending.id, "phoneNumber": number}, 200
 
 
-def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> tuple[str, str]:
-    """Run ``action`` on the posted number's pending request: (number, request id) when Vonage did it.
+def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> Pending:
+    """Run ``action`` on the caller's pending request and return the verification when Vonage did it.
 
     Nothing pending is 404; a refusal is 409 with the ``refused`` sentence and keeps the entry; a request
     Vonage no longer knows is forgotten and answered 410.
     """
-    number = posted_number()
-    request_id = get_store().get(number)
-    if request_id is None:
-        raise NoPendingVerificationError()
+    pending = owned_verification()
     try:
-        action(get_verifier(), request_id)
+        action(get_verifier(), pending.request_id)
     except ActionRefusedError:
         raise ActionRefusedError(refused) from None
     except VerificationExpiredError:
-        _forget(number, request_id)
+        _end(pending)
         raise
-    return number, request_id
+    return pending
 
 
 def _code_sent(response: Response) -> bool:
     return response.status_code == 200
 
 
+@bp.after_request
+def bind_cookie(response: Response) -> Response:
+    """Set the verification cookie when one starts; clear it when the verification it names is over."""
+    options: dict[str, Any] = {"path": "/", "secure": current_app.config["OTP_COOKIE_SECURE"], "httponly": True,
+                               "samesite": "Strict"}
+    started, ended = g.get("otp_started"), g.get("otp_ended")
+    if started and response.status_code == 200:
+        response.set_cookie(VERIFICATION_COOKIE, started, max_age=get_verifier().lifetime, **options)
+    elif ended and request.cookies.get(VERIFICATION_COOKIE) == ended:
+        response.delete_cookie(VERIFICATION_COOKIE, **options)
+    return response
+
+
 # Flask-Limiter counts every limit before the view runs, so nothing past a limit reaches Vonage. The
-# per-address limits count requests with invalid input too; per-number limits use the normalised number.
-# Sends (a first code or the next delivery step) share their limits and the cooldown. The cooldown is
-# checked before the view and counted only when a code went out: a send Vonage failed (503, Retry-After: 5)
-# can be tried again at once. Two sends racing inside the cooldown both reach Vonage, which refuses the
-# second as a concurrent verification (409, or 200 naming the first request): still one code.
+# per-address limits count requests with invalid input too; per-number limits use the normalised number
+# (on check, resend and cancel, the number of the verification the caller holds). Sends (a first code or
+# the next delivery step) share their limits and the cooldown. The cooldown is checked before the view and
+# counted only when a code went out: a send Vonage failed (503, Retry-After: 5) can be tried again at once.
+# Two sends racing inside the cooldown both reach Vonage, which refuses the second as a concurrent
+# verification (409, or 200 naming the first request: still one code).
 @bp.post("/request-otp")
 @limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
 @limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
 @limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown", deduct_when=_code_sent)
 def request_otp() -> tuple[dict[str, Any], int]:
-    """Send a code to the posted phone number."""
+    """Send a code to the posted phone number and answer the new verification's id."""
     number = posted_number()
+    nonce = _nonce()
     phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"])
-    store = get_store()
     try:
         request_id = get_verifier().start(number)
     except VerificationInProgressError as exc:
         if not exc.request_id:
             raise
-        # Vonage names the request in progress. If it is the one stored, the person already has a code:
-        # 409. If not, it was started by an attempt of ours whose answer was lost (a timeout, or the SDK
-        # re-sending a POST after a dropped connection): the code is on its way, so keep it and say so.
-        known = store.get(number) == exc.request_id
-        store.put(number, exc.request_id, _ttl())
-        if known:
+        # Vonage names the request in progress. If it is the latest one stored, someone holds its id: 409,
+        # and that id is never handed to this caller. If not, it was started by an attempt of ours whose
+        # answer was lost (a timeout, a dropped connection, a store fault): the code is on its way, so this
+        # caller, who asked, gets a new id for it.
+        latest = get_store().latest(number)
+        if latest is not None and latest.request_id == exc.request_id:
             _outcome("in_progress", number)
             raise
         _outcome("started", number, event="verification_adopted")
-        return _sent()
-    store.put(number, request_id, _ttl())
+        return _started(number, exc.request_id, nonce)
     _outcome("started", number)
-    return _sent()
+    return _started(number, request_id, nonce)
 
 
 @bp.post("/resend-otp")
 @limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
-@limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
-@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown", deduct_when=_code_sent)
+@limiter.shared_limit(request_number_limit, key_func=owned_number_key, scope="send-number")
+@limiter.shared_limit(cooldown_limit, key_func=owned_number_key, scope="send-cooldown", deduct_when=_code_sent)
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
-    number, _ = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
-                                "No further delivery is possible for this code: enter it, or request a new one "
-                                "when it expires.")
-    _outcome("resent", number)
+    pending = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
+                              "No further delivery is possible for this code: enter it, or request a new one "
+                              "when it expires.")
+    try:
+        get_store().count(pending.id, "deliveries")
+    except StoreError:
+        # The code is on its way: say so. Only the token's amr misses the channel.
+        log.error("could not count a delivery for %s", phone.mask(pending.number))
+    _outcome("resent", pending.number)
     return {"message": "The code is being delivered again."}, 200
 
 
 @bp.post("/cancel-otp")
 @limiter.shared_limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
-@limiter.shared_limit(check_number_limit, key_func=number_key, scope="check-number")
+@limiter.shared_limit(check_number_limit, key_func=owned_number_key, scope="check-number")
 def cancel_otp() -> tuple[dict[str, Any], int]:
-    """Cancel the pending verification for the posted phone number."""
+    """Cancel the caller's pending verification."""
     # Legacy Verify refuses a cancel in a request's first 30 seconds: the code stays valid.
-    number, request_id = _act_on_pending(lambda verifier, request_id: verifier.cancel(request_id),
-                                         "The verification cannot be cancelled right now (Vonage refuses a "
-                                         "cancel in its first 30 seconds); the code stays valid.")
-    _forget(number, request_id)
-    _outcome("cancelled", number)
+    pending = _act_on_pending(lambda verifier, request_id: verifier.cancel(request_id),
+                              "The verification cannot be cancelled right now (Vonage refuses a cancel in its "
+                              "first 30 seconds); the code stays valid.")
+    _end(pending)
+    _outcome("cancelled", pending.number)
     return {"message": "The verification is cancelled."}, 200
 
 
 @bp.post("/check-otp")
 @limiter.shared_limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
-@limiter.shared_limit(check_number_limit, key_func=number_key, scope="check-number")
+@limiter.shared_limit(check_number_limit, key_func=owned_number_key, scope="check-number")
 def check_otp() -> tuple[dict[str, Any], int]:
-    """Check the code the person typed for the posted phone number."""
-    number = posted_number()
+    """Check the code the person typed; on success answer a signed token that proves it."""
+    pending = owned_verification()
     code = _field(_body(), "code").strip()
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidCodeFormatError()
-    pending = get_store().count_check(number)
-    if pending is None:
+    counted = get_store().count(pending.id, "checks")
+    if counted is None:
         raise NoPendingVerificationError()
-    request_id, checks = pending
-    if checks > MAX_CHECKS:
-        _forget(number, request_id)
-        _cancel(request_id)
+    number = counted.number
+    if counted.checks > MAX_CHECKS:
+        _end(counted)
+        _cancel(counted.request_id)
         _outcome("too_many_attempts", number, event="code_checked")
         # Vonage ends a request after three wrong codes, so this cap is mostly reached by checks that ended
         # in faults: say what happened, not "wrong codes".
         raise TooManyAttemptsError("This code was checked too many times. Please request a new code.")
     try:
-        get_verifier().check(request_id, code)
+        get_verifier().check(counted.request_id, code)
     except WrongCodeError:
         # The entry stays: a person who mistyped tries again with the same code.
         _outcome("wrong_code", number, event="code_checked")
         raise
     except (TooManyAttemptsError, VerificationExpiredError) as exc:
-        _forget(number, request_id)
+        _end(counted)
         _outcome("too_many_attempts" if isinstance(exc, TooManyAttemptsError) else "expired", number,
                  event="code_checked")
         raise
-    _forget(number, request_id)
+    _end(counted)
     _outcome("approved", number, event="code_checked")
-    return {"message": "The phone number is verified."}, 200
+    channels = current_app.config["OTP_CHANNELS"][:counted.deliveries]
+    token = get_tokens().issue(Verified(counted.id, number, counted.nonce, channels),
+                               issuer=request.url_root.rstrip("/"))
+    return {"message": "The phone number is verified.", "verified": True, "verificationId": counted.id,
+            "phoneNumber": number, "token": token}, 200
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """The public keys that check this service's tokens: the current one and those still honoured."""
+    response = jsonify(get_tokens().jwks)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/healthz")

@@ -1,12 +1,17 @@
-"""Pending verifications: normalised phone number -> provider request id and checks made, with a TTL."""
+"""Pending verifications: verification id -> number, provider request id, nonce and counters, with a TTL.
+
+Each verification is found by its id (the handle its owner holds); a per-number index names the latest
+verification of each number, so that a second request for a number can tell whether the provider's
+"already in progress" is one of ours.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
 
 import redis
 from redis.backoff import NoBackoff
@@ -15,44 +20,40 @@ from redis.retry import Retry
 from .config import ConfigError
 from .errors import StoreError
 
-# Each entry is a hash {rid, checks}. Storing a request id keeps its check count when the id is the one
-# already stored (a 409 that names the request in progress must not hand out fresh attempts), and starts
-# from zero for a new request.
-_PUT = """
-if redis.call('HGET', KEYS[1], 'rid') ~= ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'rid', ARGV[1], 'checks', 0)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-"""
-_COUNT_CHECK = """
-local rid = redis.call('HGET', KEYS[1], 'rid')
-if not rid then return false end
-return {rid, redis.call('HINCRBY', KEYS[1], 'checks', 1)}
-"""
-# Compare-and-delete: a check that ends one verification cannot remove a newer one stored meanwhile.
-_DELETE_IF_EQUAL = """
-if redis.call('HGET', KEYS[1], 'rid') == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+Counter = Literal["checks", "deliveries"]
+COUNTERS: tuple[Counter, ...] = ("checks", "deliveries")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One pending verification, as its owner's requests see it."""
+
+    id: str
+    number: str
+    request_id: str
+    nonce: str = ""
+    checks: int = 0
+    # Deliveries made so far: 1 after the first code, one more for each next step of the workflow.
+    deliveries: int = 1
 
 
 class Store(Protocol):
     """Pending verifications, shared by every worker that uses the same backend."""
 
-    def put(self, key: str, request_id: str, ttl: int) -> None:
-        """Store ``request_id`` under ``key`` for ``ttl`` seconds (a new id starts with no checks)."""
+    def create(self, pending: Pending, ttl: int) -> None:
+        """Keep ``pending`` for ``ttl`` seconds and make it the latest verification of its number."""
 
-    def get(self, key: str) -> str | None:
-        """Return the request id under ``key``, or None when there is none or it has expired."""
+    def get(self, verification_id: str) -> Pending | None:
+        """Return the verification with this id, or None when there is none or it has expired."""
 
-    def count_check(self, key: str) -> tuple[str, int] | None:
-        """Count one more check of ``key``'s verification: (request id, checks so far), or None."""
+    def latest(self, number: str) -> Pending | None:
+        """Return the latest pending verification of ``number``, or None."""
 
-    def delete(self, key: str, expected: str | None = None) -> bool:
-        """Remove ``key`` (only if it still holds ``expected``, when given); True when removed."""
+    def count(self, verification_id: str, counter: Counter) -> Pending | None:
+        """Add one to ``counter`` atomically and return the verification as counted, or None."""
+
+    def delete(self, pending: Pending) -> bool:
+        """Remove the verification (and the number's index when it still names it); True when removed."""
 
     def ping(self) -> None:
         """Raise StoreError unless the backend answers."""
@@ -60,61 +61,69 @@ class Store(Protocol):
 
 @dataclass
 class _Entry:
-    request_id: str
+    pending: Pending
     expires_at: float
-    checks: int = 0
 
 
 class MemoryStore:
-    """A dict with expiry behind a lock: one process only (the dev server or a single worker)."""
+    """Dicts with expiry behind a lock: one process only (the dev server or a single worker)."""
 
     SWEEP_EVERY = 1024
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._data: dict[str, _Entry] = {}
+        self._index: dict[str, str] = {}
         self._lock = threading.Lock()
         self._clock = clock
-        self._puts = 0
+        self._creates = 0
 
-    def _live(self, key: str) -> _Entry | None:
-        entry = self._data.get(key)
+    def _live(self, verification_id: str) -> _Entry | None:
+        entry = self._data.get(verification_id)
         if entry is not None and entry.expires_at <= self._clock():
-            del self._data[key]
+            self._drop(entry.pending)
             return None
         return entry
 
-    def put(self, key: str, request_id: str, ttl: int) -> None:
+    def _drop(self, pending: Pending) -> None:
+        del self._data[pending.id]
+        if self._index.get(pending.number) == pending.id:
+            del self._index[pending.number]
+
+    def create(self, pending: Pending, ttl: int) -> None:
         with self._lock:
             now = self._clock()
-            entry = self._live(key)
-            if entry is None or entry.request_id != request_id:
-                self._data[key] = _Entry(request_id, now + ttl)
-            else:
-                entry.expires_at = now + ttl
-            self._puts += 1
-            if self._puts % self.SWEEP_EVERY == 0:
+            self._data[pending.id] = _Entry(pending, now + ttl)
+            self._index[pending.number] = pending.id
+            self._creates += 1
+            if self._creates % self.SWEEP_EVERY == 0:
                 # Entries nobody reads again would otherwise stay forever.
-                self._data = {k: e for k, e in self._data.items() if e.expires_at > now}
+                for entry in [e for e in self._data.values() if e.expires_at <= now]:
+                    self._drop(entry.pending)
 
-    def get(self, key: str) -> str | None:
+    def get(self, verification_id: str) -> Pending | None:
         with self._lock:
-            entry = self._live(key)
-            return None if entry is None else entry.request_id
+            entry = self._live(verification_id)
+            return None if entry is None else entry.pending
 
-    def count_check(self, key: str) -> tuple[str, int] | None:
+    def latest(self, number: str) -> Pending | None:
         with self._lock:
-            entry = self._live(key)
+            verification_id = self._index.get(number)
+            entry = None if verification_id is None else self._live(verification_id)
+            return None if entry is None else entry.pending
+
+    def count(self, verification_id: str, counter: Counter) -> Pending | None:
+        with self._lock:
+            entry = self._live(verification_id)
             if entry is None:
                 return None
-            entry.checks += 1
-            return entry.request_id, entry.checks
+            entry.pending = replace(entry.pending, **{counter: getattr(entry.pending, counter) + 1})
+            return entry.pending
 
-    def delete(self, key: str, expected: str | None = None) -> bool:
+    def delete(self, pending: Pending) -> bool:
         with self._lock:
-            entry = self._live(key)
-            if entry is None or (expected is not None and entry.request_id != expected):
+            if self._live(pending.id) is None:
                 return False
-            del self._data[key]
+            self._drop(pending)
             return True
 
     def ping(self) -> None:
@@ -125,18 +134,36 @@ class MemoryStore:
             return len(self._data)
 
 
-class RedisStore:
-    """Entries in Redis: shared by every worker and instance, and kept across restarts of the service."""
+# Every script touches one key, so each key may live on its own node of a cluster.
+_COUNT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+return redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries')
+"""
+# Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_FIELDS = ("number", "rid", "nonce", "checks", "deliveries")
 
-    def __init__(self, client: redis.Redis, prefix: str = "otp:pending:") -> None:
+
+class RedisStore:
+    """Entries in Redis: shared by every worker and instance, and kept across restarts of the service.
+
+    ``<prefix>v:<id>`` is a hash per verification; ``<prefix>n:<number>`` names the number's latest one.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "otp:") -> None:
         self._redis = client
         self._prefix = prefix
-        self._put = client.register_script(_PUT)
-        self._count_check = client.register_script(_COUNT_CHECK)
+        self._count = client.register_script(_COUNT)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "otp:pending:") -> RedisStore:
+    def from_url(cls, url: str, prefix: str = "otp:") -> RedisStore:
         """Connect lazily to ``redis://`` or ``rediss://`` with short timeouts, so an outage fails fast."""
         client = redis.Redis.from_url(
             url,
@@ -149,33 +176,61 @@ class RedisStore:
         )
         return cls(client, prefix)
 
-    def put(self, key: str, request_id: str, ttl: int) -> None:
+    def _record(self, verification_id: str) -> str:
+        return f"{self._prefix}v:{verification_id}"
+
+    def _index(self, number: str) -> str:
+        return f"{self._prefix}n:{number}"
+
+    def _pending(self, verification_id: str, values: list[Any]) -> Pending | None:
+        number, rid, nonce, checks, deliveries = values
+        if number is None or rid is None:
+            return None
+        return Pending(verification_id, number, rid, nonce or "", int(checks or 0), int(deliveries or 1))
+
+    def create(self, pending: Pending, ttl: int) -> None:
+        record = self._record(pending.id)
         try:
-            self._put(keys=[self._prefix + key], args=[request_id, ttl])
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id,
+                                           "nonce": pending.nonce, "checks": pending.checks,
+                                           "deliveries": pending.deliveries})
+                pipe.expire(record, ttl)
+                pipe.set(self._index(pending.number), pending.id, ex=ttl)
+                pipe.execute()
         except redis.RedisError as exc:
             raise StoreError() from exc
 
-    def get(self, key: str) -> str | None:
+    def get(self, verification_id: str) -> Pending | None:
         try:
-            value = self._redis.hget(self._prefix + key, "rid")
+            values = self._redis.hmget(self._record(verification_id), _FIELDS)
         except redis.RedisError as exc:
             raise StoreError() from exc
-        return None if value is None else str(value)
+        return self._pending(verification_id, values)
 
-    def count_check(self, key: str) -> tuple[str, int] | None:
+    def latest(self, number: str) -> Pending | None:
         try:
-            found = self._count_check(keys=[self._prefix + key])
+            verification_id = self._redis.get(self._index(number))
         except redis.RedisError as exc:
             raise StoreError() from exc
-        return (str(found[0]), int(found[1])) if found else None
+        return None if verification_id is None else self.get(str(verification_id))
 
-    def delete(self, key: str, expected: str | None = None) -> bool:
+    def count(self, verification_id: str, counter: Counter) -> Pending | None:
+        if counter not in COUNTERS:
+            raise ValueError(f"unknown counter {counter!r}")
         try:
-            if expected is None:
-                return bool(self._redis.delete(self._prefix + key))
-            return bool(self._delete_if_equal(keys=[self._prefix + key], args=[expected]))
+            values = self._count(keys=[self._record(verification_id)], args=[counter])
         except redis.RedisError as exc:
             raise StoreError() from exc
+        return self._pending(verification_id, values) if values else None
+
+    def delete(self, pending: Pending) -> bool:
+        try:
+            removed = bool(self._redis.delete(self._record(pending.id)))
+            self._delete_if_equal(keys=[self._index(pending.number)], args=[pending.id])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        return removed
 
     def ping(self) -> None:
         try:

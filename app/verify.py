@@ -59,8 +59,8 @@ T = TypeVar("T")
 # A request waits for a free pooled connection when all are busy: keep the pool at least as large as a
 # worker's threads (gunicorn.conf.py runs 16).
 POOL_MAXSIZE = 32
-# Vonage ends a request after three wrong codes and offers at most three deliveries; the console
-# provider follows the same rules.
+# Vonage ends a request after three wrong codes and offers at most three deliveries (as many as the
+# workflow has steps); the console provider follows the same rules.
 MAX_WRONG_CODES = 3
 MAX_DELIVERIES = 3
 
@@ -296,9 +296,10 @@ class _Pending:
 class ConsoleVerifier:
     """Makes the code itself and writes it to the terminal instead of sending an SMS (for development)."""
 
-    def __init__(self, *, code_length: int, pin_expiry: int, clock: Callable[[], float] = time.monotonic,
-                 out: logging.Logger | None = None) -> None:
+    def __init__(self, *, code_length: int, pin_expiry: int, deliveries: int = MAX_DELIVERIES,
+                 clock: Callable[[], float] = time.monotonic, out: logging.Logger | None = None) -> None:
         self._code_length = code_length
+        self._deliveries = deliveries
         self.lifetime = pin_expiry
         self._clock = clock
         self._out = out or logging.getLogger("app.console")
@@ -344,7 +345,7 @@ class ConsoleVerifier:
     def next_step(self, request_id: str) -> None:
         with self._lock:
             pending = self._live(request_id)
-            if pending.deliveries >= MAX_DELIVERIES:
+            if pending.deliveries >= self._deliveries:
                 raise ActionRefusedError()
             pending.deliveries += 1
         self._print(pending)
@@ -358,7 +359,9 @@ class ConsoleVerifier:
 def verifier_from_config(config: Mapping[str, Any]) -> Verifier:
     """Build the provider the settings name; settings the SDK refuses stop startup with its reason."""
     if config["OTP_PROVIDER"] == "console":
-        return ConsoleVerifier(code_length=config["VONAGE_CODE_LENGTH"], pin_expiry=config["VONAGE_PIN_EXPIRY"])
+        # The same delivery steps as the configured workflow, so a page shows what production would do.
+        return ConsoleVerifier(code_length=config["VONAGE_CODE_LENGTH"], pin_expiry=config["VONAGE_PIN_EXPIRY"],
+                               deliveries=len(config["OTP_CHANNELS"]))
     common = {"api_host": config["VONAGE_API_HOST"], "timeout": config["VONAGE_TIMEOUT"],
               "brand": config["VONAGE_BRAND"], "code_length": config["VONAGE_CODE_LENGTH"]}
     if config["VONAGE_APPLICATION_ID"]:

@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.tokens import generate_private_key_pem
 
 API_KEY = "testkey"
 API_SECRET = "s3cret-Value-9f8e"
@@ -24,12 +25,17 @@ NUMBER = "+14155552671"
 SDK_NUMBER = "14155552671"
 API_HOST = "https://api.nexmo.com"
 REDIS_URL = "redis://127.0.0.1:6379/13"
+ISSUER = "https://otp.test"
+# One signing key for the whole run, as a deployment has one.
+SIGNING_KEY_PEM = generate_private_key_pem().decode()
 
 SETTINGS = {
     "OTP_PROVIDER": "vonage",
     "VONAGE_API_KEY": API_KEY,
     "VONAGE_API_SECRET": API_SECRET,
     "VONAGE_BRAND": "AcmeTest",
+    "OTP_TOKEN_PRIVATE_KEY": SIGNING_KEY_PEM,
+    "OTP_TOKEN_ISSUER": ISSUER,
     "OTP_STORE_URL": "memory://",
     # The contract tests send several codes to one number; the cooldown has tests of its own.
     "OTP_RESEND_COOLDOWN": "0",
@@ -177,6 +183,19 @@ def vonage(api: str) -> Iterator[FakeVonage]:
         yield FakeVonage(api, mock)
 
 
+def pending_rid(app: Flask, number: str = NUMBER) -> str | None:
+    """Vonage's request id of the number's latest pending verification, or None."""
+    latest = app.extensions["otp_store"].latest(number)
+    return None if latest is None else str(latest.request_id)
+
+
+def cookie_vid(client: FlaskClient) -> str:
+    """The verificationId the client's cookie holds."""
+    cookie = client.get_cookie("otp_verification")
+    assert cookie is not None, "no verification cookie"
+    return str(cookie.value)
+
+
 def form_of(call: Any) -> dict[str, str]:
     """The form fields the SDK sent in one recorded call."""
     return dict(urllib.parse.parse_qsl(call.request.body))
@@ -219,7 +238,8 @@ def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
 def clean_redis_pending(redis_client: redis.Redis) -> Iterator[redis.Redis]:
     """The app's pending entries and rate-limit counters in the test database, removed before and after."""
     def wipe() -> None:
-        keys = [*redis_client.scan_iter(match="otp:pending:*"), *redis_client.scan_iter(match="LIMITS:*")]
+        keys = [*redis_client.scan_iter(match="otp:v:*"), *redis_client.scan_iter(match="otp:n:*"),
+                *redis_client.scan_iter(match="LIMITS:*")]
         if keys:
             redis_client.delete(*keys)
 

@@ -62,18 +62,18 @@ def test_invalid_numbers_count_against_the_client_too(client: FlaskClient,
 
 def test_forty_guesses_at_one_code_are_stopped_long_before_forty(
         client: FlaskClient, vonage_ok: FakeVonage) -> None:
-    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    vid = client.post("/request-otp", json={"phoneNumber": NUMBER}).json["verificationId"]
 
-    answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": f"{i:06d}"}) for i in range(40)]
+    answers = [client.post("/check-otp", json={"verificationId": vid, "code": f"{i:06d}"}) for i in range(40)]
 
     statuses = [a.status_code for a in answers]
     # Five checks reach Vonage, the sixth ends the verification, then nothing is pending, then the
-    # per-number limit (10 per 10 minutes) answers 429.
+    # per-client limit (30 per 5 minutes) answers 429.
     assert statuses[:5] == [401] * 5
     assert statuses[5] == 410 and answers[5].json["code"] == "too_many_attempts"
-    assert statuses[6:10] == [404] * 4
-    assert statuses[10:] == [429] * 30
-    assert int(answers[10].headers["Retry-After"]) > 0
+    assert statuses[6:30] == [404] * 24
+    assert statuses[30:] == [429] * 10
+    assert int(answers[30].headers["Retry-After"]) > 0
     assert len(vonage_ok.calls("check", "req-abuse")) == 5
 
 
@@ -92,15 +92,16 @@ def test_a_refused_cancel_still_ends_the_verification(client: FlaskClient,
                                                       vonage_ok: FakeVonage) -> None:
     vonage_ok.mock.remove(vonage_ok.mock.registered()[-1])
     vonage_ok.control("cancel", "refused", rid="req-abuse")
-    client.post("/request-otp", json={"phoneNumber": NUMBER})
-    answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "000000"}) for _ in range(7)]
+    vid = client.post("/request-otp", json={"phoneNumber": NUMBER}).json["verificationId"]
+    answers = [client.post("/check-otp", json={"verificationId": vid, "code": "000000"}) for _ in range(7)]
 
     assert [a.status_code for a in answers] == [401] * 5 + [410, 404]
 
 
 def test_guessing_across_numbers_is_bounded_per_client(client: FlaskClient,
                                                        vonage_ok: FakeVonage) -> None:
-    answers = [client.post("/check-otp", json={"phoneNumber": n, "code": "123456"}) for n in NUMBERS[:35]]
+    answers = [client.post("/check-otp", json={"phoneNumber": n, "code": "123456", "verificationId": f"{i:043d}"})
+               for i, n in enumerate(NUMBERS[:35])]
 
     assert [a.status_code for a in answers] == [404] * 30 + [429] * 5
 

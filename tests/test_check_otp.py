@@ -7,7 +7,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .conftest import NUMBER, FakeVonage, basic_auth
+from .conftest import NUMBER, FakeVonage, basic_auth, cookie_vid, pending_rid
 
 
 @pytest.fixture
@@ -18,25 +18,31 @@ def pending(client: FlaskClient, vonage: FakeVonage) -> str:
     return "req-0001"
 
 
-def check(client: FlaskClient, code: str = "123456", number: str = NUMBER, form: bool = False):  # type: ignore[no-untyped-def]
+def check(client: FlaskClient, code: str = "123456", number: str = NUMBER, form: bool = False,  # type: ignore[no-untyped-def]
+          vid: str | None = None):
     body = {"phoneNumber": number, "code": code}
+    if vid:
+        body["verificationId"] = vid
     return client.post("/check-otp", data=body) if form else client.post("/check-otp", json=body)
 
 
 def test_right_code_gets_200_and_cannot_be_used_twice(client: FlaskClient, vonage: FakeVonage, app: Flask,
                                                       pending: str) -> None:
     vonage.check("ok", rid=pending)
+    vid = cookie_vid(client)
 
     resp = check(client, "123456")
 
     assert resp.status_code == 200
-    assert "message" in resp.json
+    assert resp.json["verified"] is True and resp.json["verificationId"] == vid
+    assert resp.json["phoneNumber"] == NUMBER
     assert pending not in resp.get_data(as_text=True) and "123456" not in resp.get_data(as_text=True)
     [call] = vonage.calls("check", pending)
     assert vonage.sent(call)["code"] == "123456"
     assert call.request.headers["Authorization"] == basic_auth()
-    assert app.extensions["otp_store"].get(NUMBER) is None
-    again = check(client, "123456")
+    assert pending_rid(app) is None
+    assert client.get_cookie("otp_verification") is None  # the cookie ends with the verification
+    again = check(client, "123456", vid=vid)
     assert again.status_code == 404
     assert again.json["code"] == "no_pending_verification"
     assert len(vonage.calls("check", pending)) == 1
@@ -80,7 +86,7 @@ def test_wrong_code_gets_401_and_the_person_can_try_again(client: FlaskClient, v
     assert resp.status_code == 401
     assert resp.json["code"] == "wrong_code"
     assert pending not in resp.get_data(as_text=True) and "000000" not in resp.get_data(as_text=True)
-    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert pending_rid(app) == pending
     assert check(client, "123456").status_code == 200
 
 
@@ -88,17 +94,18 @@ def test_wrong_code_gets_401_and_the_person_can_try_again(client: FlaskClient, v
 def test_finished_attempt_gets_410_and_a_new_code_can_be_requested(
         client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str, outcome: str, code: str) -> None:
     vonage.check(outcome, rid=pending)
+    vid = cookie_vid(client)
 
     resp = check(client, "000000")
 
     assert resp.status_code == 410
     assert resp.json["code"] == code
-    assert app.extensions["otp_store"].get(NUMBER) is None
-    assert check(client, "000000").status_code == 404
+    assert pending_rid(app) is None
+    assert check(client, "000000", vid=vid).status_code == 404
     vonage.mock.replace("POST", vonage.start_url(), status=202 if vonage.api == "v2" else 200,
                         json={"request_id": "req-0002", "status": "0"})
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
-    assert app.extensions["otp_store"].get(NUMBER) == "req-0002"
+    assert pending_rid(app) == "req-0002"
 
 
 @pytest.mark.parametrize("api", ["legacy"])
@@ -106,21 +113,31 @@ def test_legacy_unknown_request_is_410(client: FlaskClient, vonage: FakeVonage, 
     vonage.raw("check", json={"request_id": pending, "status": "101", "error_text": "No response found"})
 
     assert check(client, "000000").status_code == 410
-    assert app.extensions["otp_store"].get(NUMBER) is None
+    assert pending_rid(app) is None
 
 
-def test_no_pending_verification_gets_404_without_calling_vonage(client: FlaskClient, vonage: FakeVonage) -> None:
-    resp = check(client, "123456")
+@pytest.mark.parametrize("vid", ["x" * 43, "short", "a" * 2000, "../../etc"])
+def test_an_unknown_verification_gets_404_without_calling_vonage(client: FlaskClient, vonage: FakeVonage,
+                                                                vid: str) -> None:
+    resp = check(client, "123456", vid=vid)
 
     assert resp.status_code == 404
     assert resp.json["code"] == "no_pending_verification"
     assert len(vonage.mock.calls) == 0
 
 
+def test_a_check_without_a_verification_id_or_cookie_gets_400(client: FlaskClient, vonage: FakeVonage) -> None:
+    resp = check(client, "123456")
+
+    assert resp.status_code == 400
+    assert resp.json["code"] == "verification_id_required"
+    assert len(vonage.mock.calls) == 0
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"code": "123456"}, "invalid_request"),
+        ({"code": "123456", "verificationId": 123}, "invalid_request"),
         ({"phoneNumber": NUMBER}, "invalid_request"),
         ({"phoneNumber": NUMBER, "code": 123456}, "invalid_request"),
         ({"phoneNumber": 14155552671, "code": "123456"}, "invalid_request"),
@@ -161,7 +178,7 @@ def test_faults_during_the_check_keep_the_entry(client: FlaskClient, vonage: Fak
     resp = check(client, "123456")
 
     assert resp.status_code == http
-    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert pending_rid(app) == pending
     assert check(client, "123456").status_code == 200
 
 
@@ -172,7 +189,7 @@ def test_legacy_fault_statuses_during_the_check_keep_the_entry(client: FlaskClie
     vonage.raw("check", json={"request_id": pending, "status": status, "error_text": "fault"})
 
     assert check(client, "123456").status_code == http
-    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert pending_rid(app) == pending
 
 
 def test_leading_and_trailing_spaces_around_the_code_are_ignored(client: FlaskClient, vonage: FakeVonage,

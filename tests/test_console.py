@@ -45,12 +45,15 @@ def test_startup_says_loudly_that_codes_are_printed(caplog: pytest.LogCaptureFix
 
 def test_whole_flow_with_the_printed_code(console_client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
-        assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+        started = console_client.post("/request-otp", json={"phoneNumber": NUMBER})
+    assert started.status_code == 200
     code = printed_code(caplog)
+    vid = started.json["verificationId"]
 
     assert re.fullmatch(r"[0-9]{6}", code)
-    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code == 200
-    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code == 404
+    verified = console_client.post("/check-otp", json={"verificationId": vid, "code": code})
+    assert verified.status_code == 200 and verified.json["token"].count(".") == 2
+    assert console_client.post("/check-otp", json={"verificationId": vid, "code": code}).status_code == 404
 
 
 def test_three_wrong_codes_end_the_attempt(console_client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -127,9 +130,9 @@ def test_resend_prints_the_same_code_again_until_no_step_is_left(caplog: pytest.
 
 def test_cancel_ends_the_console_verification(console_client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
-        console_client.post("/request-otp", json={"phoneNumber": NUMBER})
+        vid = console_client.post("/request-otp", json={"phoneNumber": NUMBER}).json["verificationId"]
     code = printed_code(caplog)
 
     assert console_client.post("/cancel-otp", json={"phoneNumber": NUMBER}).status_code == 200
-    assert console_client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code == 404
+    assert console_client.post("/check-otp", json={"verificationId": vid, "code": code}).status_code == 404
     assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200

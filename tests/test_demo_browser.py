@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -38,7 +39,7 @@ class CodeCatcher(logging.Handler):
 @pytest.fixture
 def served() -> Iterator[tuple[str, CodeCatcher]]:
     """The app as `make run` serves it (console provider, memory store, default limits), on a free port."""
-    app = create_app({"OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://"})
+    app = create_app({"OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "OTP_COOKIE_SECURE": "false"})
     catcher = CodeCatcher()
     console_log = logging.getLogger("app.console")
     console_log.addHandler(catcher)
@@ -92,6 +93,12 @@ def test_the_whole_flow_in_a_browser(served: tuple[str, CodeCatcher], page: obje
     p.click("#verify")  # type: ignore[attr-defined]
     expect(status).to_have_text(re.compile("verified"))
     expect(status).to_have_class("ok")
+    # Success shows the verified number and the token's claims, and focus moves to the heading.
+    expect(p.locator("#verified-number")).to_have_text("+14155552671")  # type: ignore[attr-defined]
+    expect(p.locator("#verified-heading")).to_be_focused()  # type: ignore[attr-defined]
+    claims = json.loads(p.locator("#claims").text_content())  # type: ignore[attr-defined]
+    assert claims["phone_number"] == "+14155552671" and claims["phone_number_verified"] is True
+    assert claims["amr"][0] == "otp" and claims["iss"] == base
     p.screenshot(path=str(tmp_path / "verified.png"))  # type: ignore[attr-defined]
 
     # A second code for the same number inside the resend cooldown: the person is told when to retry.
@@ -104,6 +111,27 @@ def test_the_whole_flow_in_a_browser(served: tuple[str, CodeCatcher], page: obje
 
     assert (tmp_path / "verified.png").stat().st_size > 1000
     assert problems == []  # no script error and no Content-Security-Policy violation
+
+
+def test_the_cookie_alone_carries_the_verification_and_scripts_cannot_read_it(
+        served: tuple[str, CodeCatcher], page: object) -> None:
+    base, catcher = served
+    page.goto(base)  # type: ignore[attr-defined]
+    page.fill("#phone", "+14155552671")  # type: ignore[attr-defined]
+    page.click("#send")  # type: ignore[attr-defined]
+    playwright_api.expect(page.locator("#code-form")).to_be_visible()  # type: ignore[attr-defined]
+    [code] = catcher.codes
+    [stored] = [c for c in page.context.cookies() if c["name"] == "otp_verification"]  # type: ignore[attr-defined]
+    assert stored["httpOnly"] and stored["sameSite"] == "Strict" and stored["path"] == "/"
+
+    # A form-style post from the page with the code only: the browser's cookie names the verification.
+    answer = page.evaluate("""code => fetch('/check-otp', {method: 'POST', body: new URLSearchParams({code})})
+        .then(r => r.json().then(body => ({status: r.status, body})))""", code)  # type: ignore[attr-defined]
+
+    assert answer["status"] == 200 and answer["body"]["verified"] is True
+    assert page.evaluate("document.cookie") == ""  # type: ignore[attr-defined]  # HttpOnly
+    # Cleared when the verification ended.
+    assert [c for c in page.context.cookies() if c["name"] == "otp_verification"] == []  # type: ignore[attr-defined]
 
 
 def test_a_bad_number_is_explained(served: tuple[str, CodeCatcher], page: object) -> None:

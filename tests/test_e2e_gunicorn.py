@@ -20,12 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 import pytest
 import redis
 import requests
 import trustme
 
-from .conftest import API_KEY, API_SECRET, REDIS_URL
+from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLD_NUMBER = "14155552699"  # the stand-in never answers a start for this number in time
@@ -205,7 +206,11 @@ def service(request: pytest.FixtureRequest, stand_in: tuple[StandIn, Path], clea
                VONAGE_API_SECRET=API_SECRET,
                VONAGE_API_HOST=f"127.0.0.1:{stand_in[0].server_address[1]}", REQUESTS_CA_BUNDLE=str(ca_path),
                VONAGE_TIMEOUT="2", OTP_STORE_URL=REDIS_URL, OTP_RATELIMIT_REQUEST_IP="1000/minute",
-               OTP_RATELIMIT_CHECK_IP="1000/minute")
+               OTP_RATELIMIT_CHECK_IP="1000/minute", OTP_TOKEN_ISSUER=ISSUER)
+    # The signing key as a path, the way the README tells operators to give it.
+    key_path = tmp_path / "signing-key.pem"
+    key_path.write_text(SIGNING_KEY_PEM)
+    env["OTP_TOKEN_PRIVATE_KEY"] = str(key_path)
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     server.start()
     yield server
@@ -218,11 +223,13 @@ def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand
 
     def flow(i: int) -> list[int]:
         number = numbers[i]
-        statuses = [service.post(f"/request-otp?flow={i}", {"phoneNumber": number}).status_code]
+        started = service.post(f"/request-otp?flow={i}", {"phoneNumber": number})
+        vid = started.json()["verificationId"]
         right = fake.code_for(number)
         wrong = f"{(int(right) + 1) % 10 ** len(right):0{len(right)}d}"
-        statuses.append(service.post(f"/check-otp?flow={i}", {"phoneNumber": number, "code": wrong}).status_code)
-        statuses.append(service.post(f"/check-otp?flow={i}", {"phoneNumber": number, "code": right}).status_code)
+        statuses = [started.status_code]
+        statuses.append(service.post(f"/check-otp?flow={i}", {"verificationId": vid, "code": wrong}).status_code)
+        statuses.append(service.post(f"/check-otp?flow={i}", {"verificationId": vid, "code": right}).status_code)
         return statuses
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -247,11 +254,18 @@ def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand
 
     # A code requested before a restart is checked after it.
     number = "+14155552650"
-    assert service.post("/request-otp", {"phoneNumber": number}).status_code == 200
+    started = service.post("/request-otp", {"phoneNumber": number})
+    assert started.status_code == 200
     service.stop()
     service.start()
-    resp = service.post("/check-otp", {"phoneNumber": number, "code": fake.code_for(number)})
+    resp = service.post("/check-otp", {"verificationId": started.json()["verificationId"],
+                                       "code": fake.code_for(number)})
     assert resp.status_code == 200
+    # Its token verifies against the JWK Set the restarted workers publish from the same key file.
+    jwks = jwt.PyJWKClient(service.base + "/.well-known/jwks.json")
+    token = resp.json()["token"]
+    claims = jwt.decode(token, jwks.get_signing_key_from_jwt(token).key, algorithms=["ES256"], issuer=ISSUER)
+    assert claims["phone_number"] == number
 
 
 def test_a_vonage_that_does_not_answer_gets_504(service: Gunicorn, stand_in: tuple[StandIn, Path]) -> None:

@@ -1,4 +1,5 @@
-"""With the vonage provider, no code, secret, Authorization header or full number reaches the logs."""
+"""With the vonage provider, no code, secret, Authorization header, verification id, token or full number
+reaches the logs."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def test_full_flow_with_faults_logs_nothing_secret(settings: dict[str, str], von
     vonage.raw("check", rid="req-log", status=503, body="down")
     vonage.check("ok", rid="req-log")
 
-    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
-    statuses = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code}).status_code
-                for code in (wrong, wrong, wrong, wrong, right)]
+    vid = client.post("/request-otp", json={"phoneNumber": NUMBER, "nonce": "nonce-7f3a"}).json["verificationId"]
+    answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code})
+               for code in (wrong, wrong, wrong, wrong, right)]
+    statuses = [a.status_code for a in answers]
+    token = answers[-1].json["token"]
     vonage.mock.replace("POST", vonage.start_url(), status=401, json={"title": "Bad Credentials"})
     assert client.post("/request-otp", json={"phoneNumber": "+447911123456"}).status_code == 503
 
@@ -44,5 +47,6 @@ def test_full_flow_with_faults_logs_nothing_secret(settings: dict[str, str], von
     assert "+1415*****71" in text  # the log still says whose verification it was
     assert "HTTP 401" in text  # and why Vonage refused us
     for secret in (wrong, right, API_SECRET, base64.b64encode(f"testkey:{API_SECRET}".encode()).decode(),
-                   "Authorization", NUMBER, NUMBER[1:], "+447911123456", "447911123456"):
+                   "Authorization", NUMBER, NUMBER[1:], "+447911123456", "447911123456", vid, token,
+                   token.split(".")[2], "nonce-7f3a"):
         assert secret not in text, secret

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from urllib3.exceptions import ProtocolError
 
-from .conftest import NUMBER, SDK_NUMBER, FakeVonage, basic_auth, make_client
+from .conftest import NUMBER, SDK_NUMBER, FakeVonage, basic_auth, make_client, pending_rid
 
 
 def test_accepted_request_answers_200_and_stores_the_request(client: FlaskClient, vonage: FakeVonage,
@@ -25,7 +25,7 @@ def test_accepted_request_answers_200_and_stores_the_request(client: FlaskClient
     [call] = vonage.calls("start")
     assert call.request.headers["Authorization"] == basic_auth()
     assert vonage.sent_number(call) == SDK_NUMBER
-    assert app.extensions["otp_store"].get(NUMBER) == "req-abc"
+    assert pending_rid(app) == "req-abc"
     assert "req-abc" not in resp.get_data(as_text=True)
 
 
@@ -104,7 +104,7 @@ def test_number_is_normalised_to_e164(client: FlaskClient, vonage: FakeVonage, a
 
     assert client.post("/request-otp", json={"phoneNumber": spelling}).status_code == 200
     assert vonage.sent_number(vonage.calls("start")[0]) == SDK_NUMBER
-    assert app.extensions["otp_store"].get(NUMBER) == "req-n"
+    assert pending_rid(app) == "req-n"
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_a_request_lost_to_a_network_fault_is_adopted_as_sent(client: FlaskClien
 
     assert retry.status_code == 200
     assert "req-lost" not in retry.get_data(as_text=True)
-    assert app.extensions["otp_store"].get(NUMBER) == "req-lost"
+    assert pending_rid(app) == "req-lost"
     vonage.check("ok", rid="req-lost")
     assert client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
 
@@ -202,7 +202,7 @@ def test_vonage_refusals_map_to_http_answers(client: FlaskClient, vonage: FakeVo
     assert resp.status_code == http
     assert resp.json["code"] == code
     assert "status" not in resp.json["error"] and "problem" not in resp.json["error"]
-    assert app.extensions["otp_store"].get(NUMBER) is None
+    assert pending_rid(app) is None
 
 
 @pytest.mark.parametrize("api", ["legacy"])
@@ -280,7 +280,7 @@ def test_network_faults_on_start(client: FlaskClient, vonage: FakeVonage, app: F
 
     assert resp.status_code == http
     assert resp.json["code"] == code
-    assert app.extensions["otp_store"].get(NUMBER) is None
+    assert pending_rid(app) is None
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 
-from .conftest import NUMBER, FakeVonage
+from .conftest import NUMBER, FakeVonage, cookie_vid, pending_rid
 
 
 @pytest.fixture
@@ -18,8 +18,8 @@ def pending(client: FlaskClient, vonage: FakeVonage) -> str:
     return "req-0001"
 
 
-def post(client: FlaskClient, path: str, number: str = NUMBER):  # type: ignore[no-untyped-def]
-    return client.post(path, json={"phoneNumber": number})
+def post(client: FlaskClient, path: str, number: str = NUMBER, vid: str | None = None):  # type: ignore[no-untyped-def]
+    return client.post(path, json={"phoneNumber": number, **({"verificationId": vid} if vid else {})})
 
 
 def test_resend_asks_vonage_for_the_next_step(client: FlaskClient, vonage: FakeVonage, app: Flask,
@@ -33,11 +33,11 @@ def test_resend_asks_vonage_for_the_next_step(client: FlaskClient, vonage: FakeV
     [call] = vonage.calls("next", pending)
     if vonage.api == "legacy":
         assert vonage.sent(call) == {"request_id": pending, "cmd": "trigger_next_event"}
-    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert pending_rid(app) == pending
 
 
 def test_resend_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVonage) -> None:
-    resp = post(client, "/resend-otp")
+    resp = post(client, "/resend-otp", vid="A" * 43)
 
     assert resp.status_code == 404
     assert resp.json["code"] == "no_pending_verification"
@@ -52,7 +52,7 @@ def test_resend_refused_is_409_and_the_code_stays(client: FlaskClient, vonage: F
 
     assert resp.status_code == 409
     assert resp.json["code"] == "action_refused"
-    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert pending_rid(app) == pending
 
 
 def test_resend_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient, vonage: FakeVonage, app: Flask,
@@ -62,7 +62,7 @@ def test_resend_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient,
     resp = post(client, "/resend-otp")
 
     assert resp.status_code == 410
-    assert app.extensions["otp_store"].get(NUMBER) is None
+    assert pending_rid(app) is None
 
 
 def test_resend_waits_for_the_cooldown(settings: dict[str, str], vonage: FakeVonage) -> None:
@@ -91,6 +91,7 @@ def test_resends_count_against_the_per_number_send_limit(client: FlaskClient, vo
 
 def test_cancel_ends_the_verification(client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str) -> None:
     vonage.control("cancel", "ok", rid=pending)
+    vid = cookie_vid(client)
 
     resp = post(client, "/cancel-otp")
 
@@ -100,12 +101,12 @@ def test_cancel_ends_the_verification(client: FlaskClient, vonage: FakeVonage, a
         assert vonage.sent(call) == {"request_id": pending, "cmd": "cancel"}
     else:
         assert call.request.method == "DELETE"
-    assert app.extensions["otp_store"].get(NUMBER) is None
-    assert post(client, "/cancel-otp").status_code == 404
+    assert pending_rid(app) is None
+    assert post(client, "/cancel-otp", vid=vid).status_code == 404
 
 
 def test_cancel_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVonage) -> None:
-    assert post(client, "/cancel-otp").status_code == 404
+    assert post(client, "/cancel-otp", vid="A" * 43).status_code == 404
     assert len(vonage.mock.calls) == 0
 
 
@@ -118,7 +119,7 @@ def test_cancel_refused_is_409_and_the_code_stays_checkable(client: FlaskClient,
 
     assert resp.status_code == 409
     assert resp.json["code"] == "action_refused"
-    assert app.extensions["otp_store"].get(NUMBER) == pending
+    assert pending_rid(app) == pending
     assert client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
 
 
@@ -127,11 +128,15 @@ def test_cancel_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient,
     vonage.control("cancel", "expired", rid=pending)
 
     assert post(client, "/cancel-otp").status_code == 410
-    assert app.extensions["otp_store"].get(NUMBER) is None
+    assert pending_rid(app) is None
 
 
 @pytest.mark.parametrize("path", ["/resend-otp", "/cancel-otp"])
-def test_bad_numbers_get_400(client: FlaskClient, vonage: FakeVonage, path: str) -> None:
-    assert post(client, path, "12345").status_code == 400
-    assert client.post(path, json={}).status_code == 400
-    assert len(vonage.mock.calls) == 0
+def test_bad_input_gets_400(client: FlaskClient, vonage: FakeVonage, pending: str, path: str) -> None:
+    vid = cookie_vid(client)
+    assert post(client, path, "12345").json["code"] == "invalid_phone_number"
+    assert client.post(path, json={"verificationId": ["x"]}).json["code"] == "invalid_request"
+    client.delete_cookie("otp_verification")
+    assert client.post(path, json={}).json["code"] == "verification_id_required"
+    assert post(client, path, "12345", vid=vid).json["code"] == "invalid_phone_number"
+    assert vonage.calls("next") == [] and vonage.calls("cancel") == []

@@ -17,7 +17,7 @@ import redis
 from app import create_app
 from app.config import ConfigError
 from app.errors import StoreError
-from app.store import MemoryStore, RedisStore, Store, store_from_url
+from app.store import MemoryStore, Pending, RedisStore, Store, store_from_url
 
 from .conftest import NUMBER, SETTINGS, FakeVonage, redis_or_fail
 
@@ -43,58 +43,72 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         client.delete(*keys)
 
 
-def test_put_then_get(store: Store) -> None:
-    store.put("+14155552671", "req-1", 60)
-
-    assert store.get("+14155552671") == "req-1"
-    assert store.get("+14155552672") is None
+def pending(vid: str = "vid-1", number: str = NUMBER, rid: str = "req-1", **extra: object) -> Pending:
+    return Pending(vid, number, rid, **extra)  # type: ignore[arg-type]
 
 
-def test_put_replaces(store: Store) -> None:
-    store.put("k", "old", 60)
-    store.put("k", "new", 60)
+def test_create_then_get_by_id(store: Store) -> None:
+    store.create(pending("vid-1", nonce="n-1"), 60)
 
-    assert store.get("k") == "new"
-
-
-def test_delete(store: Store) -> None:
-    store.put("k", "v", 60)
-
-    assert store.delete("k") is True
-    assert store.get("k") is None
-    assert store.delete("k") is False
+    assert store.get("vid-1") == Pending("vid-1", NUMBER, "req-1", "n-1", checks=0, deliveries=1)
+    assert store.get("vid-2") is None
 
 
-def test_delete_with_expected_value_spares_a_newer_entry(store: Store) -> None:
-    store.put("k", "newer", 60)
+def test_latest_names_the_newest_verification_of_a_number(store: Store) -> None:
+    assert store.latest(NUMBER) is None
+    store.create(pending("vid-1", rid="req-1"), 60)
+    store.create(pending("vid-2", rid="req-2"), 60)
 
-    assert store.delete("k", expected="older") is False
-    assert store.get("k") == "newer"
-    assert store.delete("k", expected="newer") is True
-    assert store.get("k") is None
+    latest = store.latest(NUMBER)
+    assert latest is not None and (latest.id, latest.request_id) == ("vid-2", "req-2")
+    assert store.get("vid-1") is not None  # the earlier one stays findable by its own id
+    assert store.latest("+14155550000") is None
 
 
-def test_checks_are_counted_per_request(store: Store) -> None:
-    assert store.count_check("k") is None
-    store.put("k", "req-1", 60)
+def test_delete_removes_the_verification_and_its_index(store: Store) -> None:
+    first = pending("vid-1")
+    store.create(first, 60)
 
-    assert store.count_check("k") == ("req-1", 1)
-    assert store.count_check("k") == ("req-1", 2)
-    store.put("k", "req-1", 60)  # the same request stored again (a 409) keeps its count
-    assert store.count_check("k") == ("req-1", 3)
-    store.put("k", "req-2", 60)  # a new request starts from zero
-    assert store.count_check("k") == ("req-2", 1)
+    assert store.delete(first) is True
+    assert store.get("vid-1") is None
+    assert store.latest(NUMBER) is None
+    assert store.delete(first) is False
+
+
+def test_ending_an_older_verification_keeps_the_newer_one_indexed(store: Store) -> None:
+    older, newer = pending("vid-1", rid="req-1"), pending("vid-2", rid="req-2")
+    store.create(older, 60)
+    store.create(newer, 60)
+
+    assert store.delete(older) is True
+
+    latest = store.latest(NUMBER)
+    assert latest is not None and latest.id == "vid-2"
+
+
+def test_checks_and_deliveries_are_counted_per_verification(store: Store) -> None:
+    assert store.count("vid-1", "checks") is None
+    store.create(pending("vid-1"), 60)
+    store.create(pending("vid-2", rid="req-2"), 60)
+
+    assert store.count("vid-1", "checks") == pending("vid-1", checks=1)
+    assert store.count("vid-1", "checks") == pending("vid-1", checks=2)
+    assert store.count("vid-1", "deliveries") == pending("vid-1", checks=2, deliveries=2)
+    assert store.count("vid-2", "checks") == pending("vid-2", rid="req-2", checks=1)
+    assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2)
 
 
 def test_checks_counted_from_many_threads_are_not_lost(store: Store) -> None:
-    store.put("k", "req-1", 60)
-    threads = [threading.Thread(target=lambda: [store.count_check("k") for _ in range(25)]) for _ in range(8)]
+    store.create(pending("vid-1"), 60)
+    threads = [threading.Thread(target=lambda: [store.count("vid-1", "checks") for _ in range(25)])
+               for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
 
-    assert store.count_check("k") == ("req-1", 201)
+    counted = store.count("vid-1", "checks")
+    assert counted is not None and counted.checks == 201
 
 
 def test_ping(store: Store) -> None:
@@ -107,9 +121,11 @@ def test_concurrent_writers_and_readers(store: Store) -> None:
     def work(n: int) -> None:
         try:
             for i in range(50):
-                store.put(f"k{n}-{i}", f"v{i}", 60)
-                assert store.get(f"k{n}-{i}") == f"v{i}"
-                assert store.delete(f"k{n}-{i}", expected=f"v{i}") is True
+                entry = pending(f"vid{n}-{i}", number=f"+1415555{n:02d}{i:02d}", rid=f"req{i}")
+                store.create(entry, 60)
+                assert store.get(entry.id) == entry
+                assert store.latest(entry.number) == entry
+                assert store.delete(entry) is True
         except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the test thread
             errors.append(exc)
 
@@ -125,23 +141,26 @@ def test_concurrent_writers_and_readers(store: Store) -> None:
 def test_memory_entries_expire() -> None:
     clock = FakeClock()
     store = MemoryStore(clock=clock)
-    store.put("k", "v", 30)
+    entry = pending("vid-1")
+    store.create(entry, 30)
 
     clock.now += 29
-    assert store.get("k") == "v"
+    assert store.get("vid-1") == entry
     clock.now += 1
-    assert store.get("k") is None
-    assert store.delete("k") is False
+    assert store.get("vid-1") is None
+    assert store.latest(NUMBER) is None
+    assert store.count("vid-1", "checks") is None
+    assert store.delete(entry) is False
 
 
 def test_memory_sweeps_entries_nobody_reads() -> None:
     clock = FakeClock()
     store = MemoryStore(clock=clock)
     for i in range(MemoryStore.SWEEP_EVERY - 1):
-        store.put(f"old{i}", "v", 10)
+        store.create(pending(f"old{i}", number=f"+1415555{i:04d}"), 10)
     clock.now += 11
 
-    store.put("fresh", "v", 10)
+    store.create(pending("fresh"), 10)
 
     assert len(store) == 1
 
@@ -150,27 +169,30 @@ def test_redis_entries_carry_the_ttl() -> None:
     client = redis_or_fail()
     store = RedisStore(client, prefix="otp-test:ttl:")
     try:
-        store.put("k", "v", 360)
-        assert 355 <= client.ttl("otp-test:ttl:k") <= 360
+        store.create(pending("vid-1"), 360)
+        assert 355 <= client.ttl("otp-test:ttl:v:vid-1") <= 360
+        assert 355 <= client.ttl(f"otp-test:ttl:n:{NUMBER}") <= 360
     finally:
-        client.delete("otp-test:ttl:k")
+        client.delete("otp-test:ttl:v:vid-1", f"otp-test:ttl:n:{NUMBER}")
 
 
 def test_redis_entries_expire() -> None:
     client = redis_or_fail()
     store = RedisStore(client, prefix="otp-test:exp:")
-    store.put("k", "v", 60)
-    client.pexpire("otp-test:exp:k", 1)  # let Redis itself expire it instead of sleeping a minute
+    store.create(pending("vid-1"), 60)
+    client.pexpire("otp-test:exp:v:vid-1", 1)  # let Redis itself expire it instead of sleeping a minute
+    client.pexpire(f"otp-test:exp:n:{NUMBER}", 1)
     deadline = time.monotonic() + 2
-    while client.exists("otp-test:exp:k") and time.monotonic() < deadline:
+    while client.exists("otp-test:exp:v:vid-1") and time.monotonic() < deadline:
         time.sleep(0.01)
 
-    assert store.get("k") is None
+    assert store.get("vid-1") is None
+    assert store.count("vid-1", "checks") is None
 
 
 @pytest.mark.parametrize("op", [
-    lambda s: s.put("k", "v", 60), lambda s: s.get("k"), lambda s: s.count_check("k"), lambda s: s.delete("k"),
-    lambda s: s.delete("k", expected="v"), lambda s: s.ping(),
+    lambda s: s.create(pending(), 60), lambda s: s.get("vid-1"), lambda s: s.latest(NUMBER),
+    lambda s: s.count("vid-1", "checks"), lambda s: s.delete(pending()), lambda s: s.ping(),
 ])
 def test_redis_down_raises_store_error(op: Callable[[Store], object]) -> None:
     store = RedisStore.from_url("redis://127.0.0.1:1/0")
@@ -226,7 +248,7 @@ def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: 
 
         server.terminate()
         server.wait(10)
-        down = client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"})
+        down = client.post("/check-otp", json={"code": "123456"})
         assert down.status_code == 503
         assert down.json["code"] == "store_unavailable"
         assert client.get("/readyz").status_code == 503
@@ -236,7 +258,7 @@ def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: 
         vonage.start("ok", rid="req-after")
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
         vonage.check("ok", rid="req-after")
-        assert client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
+        assert client.post("/check-otp", json={"code": "123456"}).status_code == 200
     finally:
         server.kill()
         server.wait(10)
@@ -250,9 +272,11 @@ def test_pending_verification_is_shared_by_two_apps_on_one_redis(
     vonage.start("ok", rid="req-shared")
     vonage.check("ok", rid="req-shared")
 
-    assert first.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
-    assert second.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 200
-    assert first.post("/check-otp", json={"phoneNumber": NUMBER, "code": "123456"}).status_code == 404
+    started = first.post("/request-otp", json={"phoneNumber": NUMBER})
+    assert started.status_code == 200
+    vid = started.json["verificationId"]
+    assert second.post("/check-otp", json={"verificationId": vid, "code": "123456"}).status_code == 200
+    assert first.post("/check-otp", json={"verificationId": vid, "code": "123456"}).status_code == 404
 
 
 def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending: redis.Redis,
@@ -261,7 +285,11 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
                 "VONAGE_VERIFY_API": vonage.api}
     vonage.start("ok", rid="req-ttl")
 
-    assert create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    started = create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
+    assert started.status_code == 200
 
-    assert clean_redis_pending.hget(f"otp:pending:{NUMBER}", "rid") == "req-ttl"
-    assert 175 <= clean_redis_pending.ttl(f"otp:pending:{NUMBER}") <= 180
+    record = f"otp:v:{started.json['verificationId']}"
+    assert clean_redis_pending.hgetall(record) == {"number": NUMBER, "rid": "req-ttl", "nonce": "", "checks": "0",
+                                                   "deliveries": "1"}
+    assert clean_redis_pending.get(f"otp:n:{NUMBER}") == started.json["verificationId"]
+    assert 175 <= clean_redis_pending.ttl(record) <= 180

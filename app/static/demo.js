@@ -3,6 +3,19 @@
 
 const $ = (id) => document.getElementById(id);
 let phoneNumber = "";
+// The handle of this page's verification. The service also keeps it in an HttpOnly cookie; sending it
+// in the body as well is what a page on another origin (no cookie) must do, so this page shows that way.
+let verificationId = "";
+
+// The claims of a JWT, for display only: the page never trusts them, the backend verifies the signature.
+function claimsOf(token) {
+  const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(atob(payload.padEnd(payload.length + (4 - payload.length % 4) % 4, "=")));
+}
+
+function handle() {
+  return verificationId ? { verificationId } : {};
+}
 
 function show(text, kind) {
   const status = $("status");
@@ -48,6 +61,7 @@ function askForCode() {
 }
 
 function askForPhone() {
+  verificationId = "";
   $("code-form").hidden = true;
   $("phone-form").hidden = false;
   $("phone").focus();
@@ -60,6 +74,7 @@ $("phone-form").addEventListener("submit", async (event) => {
   const answer = await post("/request-otp", { phoneNumber });
   busy(false);
   if (answer.ok) {
+    verificationId = answer.body.verificationId;
     show(answer.body.message, "ok");
     askForCode();
   } else if (answer.body.code === "verification_in_progress") {
@@ -73,11 +88,16 @@ $("phone-form").addEventListener("submit", async (event) => {
 $("code-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   busy(true);
-  const answer = await post("/check-otp", { phoneNumber, code: $("code").value.trim() });
+  const answer = await post("/check-otp", { ...handle(), code: $("code").value.trim() });
   busy(false);
   if (answer.ok) {
+    verificationId = "";
     show(answer.body.message, "ok");
     $("code-form").hidden = true;
+    $("verified-number").textContent = answer.body.phoneNumber;
+    $("claims").textContent = JSON.stringify(claimsOf(answer.body.token), null, 2);
+    $("verified").hidden = false;
+    $("verified-heading").focus();
     return;
   }
   show(problem(answer), "error");
@@ -87,16 +107,22 @@ $("code-form").addEventListener("submit", async (event) => {
 
 $("resend").addEventListener("click", async () => {
   busy(true);
-  const answer = await post("/resend-otp", { phoneNumber });
+  const answer = await post("/resend-otp", handle());
   busy(false);
   show(answer.ok ? answer.body.message : problem(answer), answer.ok ? "ok" : "error");
 });
 
 $("cancel").addEventListener("click", async () => {
   busy(true);
-  const answer = await post("/cancel-otp", { phoneNumber });
+  const answer = await post("/cancel-otp", handle());
   busy(false);
   // Whatever Vonage says, the person wants another number: offer the phone form again.
   show(answer.ok ? "Enter another number." : problem(answer), answer.ok ? "ok" : "error");
   if (answer.ok || answer.status === 404) askForPhone();
+});
+
+$("again").addEventListener("click", () => {
+  $("verified").hidden = true;
+  show("", "");
+  askForPhone();
 });

@@ -1,0 +1,37 @@
+"""The ``flask otp`` command group: operator tasks that need no running service.
+
+It is registered through the ``flask.commands`` entry point (pyproject.toml), so ``flask --app wsgi otp
+keygen`` works before the settings are complete: making the first signing key must not need one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .tokens import generate_private_key_pem, load_private_key, public_jwk, public_pem
+
+# A plain click group: an AppGroup would load the app (and its settings) before every command.
+otp = click.Group("otp", help="Operator commands of the OTP service.")
+
+
+@otp.command("keygen")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("signing-key.pem"),
+              show_default=True, help="Where to write the new private key (PKCS#8 PEM, mode 0600).")
+def keygen(out: Path) -> None:
+    """Make a P-256 key that signs verification tokens (ES256)."""
+    if out.exists():
+        raise click.ClickException(f"{out} exists; move it away first (its public key then goes to "
+                                   "OTP_TOKEN_PREVIOUS_KEYS, so tokens it signed stay valid).")
+    pem = generate_private_key_pem()
+    # O_EXCL: never follow a link or overwrite a file created meanwhile; 0600 from the first byte.
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as key_file:
+        key_file.write(pem)
+    key = load_private_key(pem.decode())
+    click.echo(f"Wrote {out} (mode 0600). Add to the service's settings:\n\n"
+               f"OTP_TOKEN_PRIVATE_KEY={out.resolve()}\n\n"
+               f"kid {public_jwk(key.public_key())['kid']}. When this key is retired, keep its public half in "
+               f"OTP_TOKEN_PREVIOUS_KEYS until its last token expires:\n\n{public_pem(key)}")
