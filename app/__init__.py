@@ -75,8 +75,9 @@ def _check_origin(allowed: frozenset[str]) -> None:
     """Refuse a POST whose Origin is neither this service nor an allowed one, before any limit counts it.
 
     A browser names the page's origin on every cross-site POST (forms included); curl and backends send
-    none and pass. This service's own origin is the scheme and Host it was reached by (behind a proxy,
-    the scheme gunicorn takes from X-Forwarded-Proto of the proxies it trusts).
+    none and pass. This service's own origin is the scheme and host it was reached by: behind a proxy, the
+    scheme gunicorn takes from X-Forwarded-Proto of the proxies it trusts, and the Host header, or
+    X-Forwarded-Host from the OTP_TRUSTED_PROXIES hops.
     """
     origin = request.headers.get("Origin")
     if request.method != "POST" or origin is None:
@@ -109,7 +110,10 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
 
     if config["OTP_TRUSTED_PROXIES"]:
         # Trust exactly that many X-Forwarded-For hops; with none, a client cannot choose its own address.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["OTP_TRUSTED_PROXIES"])  # type: ignore[method-assign]
+        # X-Forwarded-Host from the same hops names the host browsers reached (the Origin check); the
+        # scheme is gunicorn's business (X-Forwarded-Proto from FORWARDED_ALLOW_IPS).
+        hops = config["OTP_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_host=hops)  # type: ignore[method-assign]
 
     from .routes import bp
 

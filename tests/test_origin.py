@@ -66,6 +66,23 @@ def test_behind_a_proxy_the_own_origin_is_the_forwarded_scheme_and_the_host(clie
     assert ok.status_code == 200 and plain.status_code == 403
 
 
+def test_a_trusted_proxys_forwarded_host_names_the_own_origin(settings: dict[str, str],
+                                                              vonage: FakeVonage) -> None:
+    vonage.start("ok")
+    forwarded = {"Origin": "https://otp.example.com", "X-Forwarded-Host": "otp.example.com"}
+    trusting = create_app({**settings, "OTP_TRUSTED_PROXIES": "1"}).test_client()
+    untrusting = create_app(settings).test_client()
+
+    # gunicorn already turned X-Forwarded-Proto into the scheme; the proxy reached us as "internal:8000".
+    ok = trusting.post("/request-otp", json={"phoneNumber": NUMBER}, headers=forwarded,
+                       base_url="https://internal:8000")
+    ignored = untrusting.post("/request-otp", json={"phoneNumber": NUMBER}, headers=forwarded,
+                              base_url="https://internal:8000")
+
+    assert ok.status_code == 200
+    assert ignored.status_code == 403
+
+
 def test_an_allowed_frontend_gets_cors_headers_and_no_credentials(limited_client: FlaskClient,
                                                                   vonage: FakeVonage) -> None:
     vonage.start("ok")
