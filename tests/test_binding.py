@@ -104,7 +104,8 @@ def test_a_stranger_who_knows_the_number_can_do_nothing_and_the_owner_then_verif
     del settings["OTP_RESEND_COOLDOWN"]
     app = create_app(settings)
     owner, stranger = app.test_client(), app.test_client()
-    vonage.start("ok")
+    vonage.start("ok", rid="req-0001")
+    vonage.start("ok", rid="req-0002")
     vonage.check("wrong")
     vonage.check("ok")
     vonage.control("next", "ok")
@@ -121,7 +122,15 @@ def test_a_stranger_who_knows_the_number_can_do_nothing_and_the_owner_then_verif
 
     assert {a.status_code for a in answers} <= {400, 404, 429}
     assert any(a.status_code == 429 for a in answers)  # the stranger's own per-address limits
-    assert vonage.calls("check") == [] and vonage.calls("next") == [] and vonage.calls("cancel") == []
+    # A stranger holding a verification of their own (its cookie) who posts the owner's number: 404.
+    other = app.test_client()
+    assert other.post("/request-otp", json={"phoneNumber": "+14155552672"},
+                      environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
+    for path in ("/check-otp", "/resend-otp", "/cancel-otp"):
+        resp = other.post(path, json={"phoneNumber": NUMBER, "code": "123456"},
+                          environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        assert resp.status_code == 404 and resp.json["code"] == "no_pending_verification"
+    assert len(vonage.mock.calls) == 2  # the two starts: no check, resend or cancel reached Vonage
     # Nothing of the owner's budget is spent: two resends (3 sends per 10 minutes with the first), then
     # their checks.
     assert owner.post("/resend-otp", json={}).status_code == 429  # the 30 s cooldown after the first send
