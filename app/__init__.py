@@ -12,8 +12,9 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
+from .callers import authenticate, check_origin
 from .config import load_config
-from .errors import OriginNotAllowedError, register_error_handlers
+from .errors import register_error_handlers
 from .logs import request_id
 from .ratelimit import init_limiter
 from .store import store_from_url
@@ -30,9 +31,21 @@ SECURITY_HEADERS = {
     # JSON needs nothing: nothing may load, nothing may frame it.
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 }
-# The demo page loads its own script and style and talks to this origin only.
-HTML_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+# The demo page loads its own script and style and talks to this origin only; with a CAPTCHA, also the
+# widget's provider (its script, its frame, and for hCaptcha its styles and API).
+CAPTCHA_ORIGINS = {
+    "turnstile": "https://challenges.cloudflare.com",
+    "hcaptcha": "https://hcaptcha.com https://*.hcaptcha.com",
+    "recaptcha": "https://www.google.com https://www.gstatic.com",
+}
+
+
+def html_csp(captcha: str) -> str:
+    """The demo page's Content-Security-Policy."""
+    extra = f" {CAPTCHA_ORIGINS[captcha]}" if captcha else ""
+    frames = CAPTCHA_ORIGINS[captcha] if captcha else "'none'"
+    return (f"default-src 'none'; script-src 'self'{extra}; style-src 'self'{extra}; connect-src 'self'{extra}; "
+            f"frame-src {frames}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def _no_debug(record: logging.LogRecord) -> bool:
@@ -60,35 +73,6 @@ def _token_issuer(config: Mapping[str, Any]) -> TokenIssuer:
         log.warning("no OTP_TOKEN_PRIVATE_KEY: tokens are signed with a key made for this process only")
     return TokenIssuer(key, issuer=config["OTP_TOKEN_ISSUER"], audience=config["OTP_TOKEN_AUDIENCE"],
                        ttl=config["OTP_TOKEN_TTL"], previous=config["OTP_TOKEN_PREVIOUS_KEYS"])
-
-
-_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
-
-
-def _origin(scheme: str, host: str) -> str:
-    """scheme://host[:port] as browsers write it in Origin: lower case, no default port."""
-    scheme, host = scheme.lower(), host.lower()
-    return f"{scheme}://{host.removesuffix(_DEFAULT_PORTS.get(scheme, '::'))}"
-
-
-def _check_origin(allowed: frozenset[str]) -> None:
-    """Refuse a POST whose Origin is neither this service nor an allowed one, before any limit counts it.
-
-    A browser names the page's origin on every cross-site POST (forms included); curl and backends send
-    none and pass. This service's own origin is the scheme and host it was reached by: behind a proxy, the
-    scheme gunicorn takes from X-Forwarded-Proto of the proxies it trusts, and the Host header, or
-    X-Forwarded-Host from the OTP_TRUSTED_PROXIES hops.
-    """
-    origin = request.headers.get("Origin")
-    if request.method != "POST" or origin is None:
-        return
-    if origin != "null" and "://" in origin:
-        scheme, _, host = origin.partition("://")
-        named = _origin(scheme, host.rstrip("/"))
-        if named in allowed or named == _origin(request.scheme, request.host):
-            return
-    log.info("refused a POST from another origin", extra={"event": "origin_refused", "origin": origin[:200]})
-    raise OriginNotAllowedError()
 
 
 def create_app(settings: Mapping[str, str] | None = None) -> Flask:
@@ -119,15 +103,24 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
 
     app.register_blueprint(bp)
     register_error_handlers(app)
-    allowed = frozenset(config["OTP_ALLOWED_ORIGINS"])
-    # Registered before the limiter's own hook, so a refused origin counts against no limit.
-    app.before_request(lambda: _check_origin(allowed))
+    keys, allowed = config["OTP_API_KEYS"], frozenset(config["OTP_ALLOWED_ORIGINS"])
+    if keys:
+        log.info("API keys required: every POST needs Authorization: Bearer <key> (%d keys: %s)", len(keys),
+                 ", ".join(sorted(keys.values())))
+    else:
+        log.info("no OTP_API_KEYS: open to any caller (browsers are bound by the verification id and Origin)")
+    # Registered before the limiter's own hook, so neither an unknown caller nor a refused origin counts
+    # against any limit.
+    app.before_request(lambda: authenticate(keys))
+    app.before_request(lambda: check_origin(allowed))
     if allowed:
         # Frontends on those origins call with verificationId in the body: no credentials, no cookie.
         CORS(app, resources={r"/(request|check|resend|cancel)-otp": {}}, origins=sorted(allowed),
              methods=["POST"], allow_headers=["Content-Type", "Authorization"],
              expose_headers=["Retry-After", "X-Request-ID"], supports_credentials=False, max_age=600)
     init_limiter(app)
+
+    page_csp = html_csp(config["OTP_CAPTCHA"] if config["OTP_CAPTCHA_SITE_KEY"] else "")
 
     @app.before_request
     def start_clock() -> None:
@@ -142,7 +135,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
         if cache:
             response.headers["Cache-Control"] = cache
         if response.mimetype == "text/html":
-            response.headers["Content-Security-Policy"] = HTML_CSP
+            response.headers["Content-Security-Policy"] = page_csp
         response.headers["X-Request-ID"] = request_id()
         endpoint = request.endpoint or "unmatched"
         metrics.REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()

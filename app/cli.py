@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .callers import new_api_key
+from .config import API_KEY_NAME
 from .tokens import generate_private_key_pem, load_private_key, public_jwk, public_pem
 
 # A plain click group: an AppGroup would load the app (and its settings) before every command.
@@ -35,3 +37,15 @@ def keygen(out: Path) -> None:
                f"OTP_TOKEN_PRIVATE_KEY={out.resolve()}\n\n"
                f"kid {public_jwk(key.public_key())['kid']}. When this key is retired, keep its public half in "
                f"OTP_TOKEN_PREVIOUS_KEYS until its last token expires:\n\n{public_pem(key)}")
+
+
+@otp.command("apikey")
+@click.argument("name")
+def apikey(name: str) -> None:
+    """Make an API key for a backend caller named NAME (shown once; the settings keep its hash)."""
+    if not API_KEY_NAME.fullmatch(name):
+        raise click.BadParameter("letters, digits, '.', '_' and '-', at most 64", param_hint="NAME")
+    key, digest = new_api_key()
+    click.echo(f"API key for {name} (shown this once; give it to that caller, keep no copy):\n\n{key}\n\n"
+               f"Add to OTP_API_KEYS (comma-separated with the keys already there):\n\n"
+               f"OTP_API_KEYS={name}:{digest}")

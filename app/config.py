@@ -35,9 +35,20 @@ STORE_SCHEMES = ("memory://", "redis://", "rediss://")
 RATE_LIMITS = {
     "OTP_RATELIMIT_REQUEST_IP": "10/hour",
     "OTP_RATELIMIT_REQUEST_NUMBER": "3/10 minutes;10/day",
+    "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL": "20/day",
     "OTP_RATELIMIT_CHECK_IP": "30/5 minutes",
     "OTP_RATELIMIT_CHECK_NUMBER": "10/10 minutes",
+    "OTP_RATELIMIT_KEY": "600/minute",
+    "OTP_RATELIMIT_COUNTRY": "200/hour",
+    "OTP_RATELIMIT_PREFIX": "10/hour",
+    "OTP_RATELIMIT_GLOBAL": "2000/hour",
 }
+# Kinds of number refused unless OTP_ALLOWED_NUMBER_TYPES names them (app.phone has their meaning).
+NUMBER_KINDS = ("premium_rate", "shared_cost", "toll_free", "voip", "pager", "uan", "voicemail", "personal_number",
+                "non_geographic")
+CAPTCHAS = ("turnstile", "hcaptcha", "recaptcha")
+API_KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -221,6 +232,43 @@ def _pem_list(value: str) -> list[str]:
     return [path.strip() for path in value.split(",") if path.strip()]
 
 
+def _api_keys(environ: Mapping[str, str], problems: list[str]) -> dict[bytes, str]:
+    """OTP_API_KEYS: ``name:sha256-hex`` pairs, comma-separated -> {digest: name}."""
+    keys: dict[bytes, str] = {}
+    for item in environ.get("OTP_API_KEYS", "").split(","):
+        if not item.strip():
+            continue
+        name, _, digest = item.strip().partition(":")
+        digest = digest.strip().lower()
+        if not API_KEY_NAME.fullmatch(name.strip()) or not SHA256_HEX.fullmatch(digest):
+            problems.append("OTP_API_KEYS entries must be name:sha256-hex as 'flask --app wsgi otp apikey NAME' "
+                            f"prints them, got {name.strip()[:64]!r}")
+            continue
+        if name.strip() in keys.values():
+            problems.append(f"OTP_API_KEYS names {name.strip()!r} twice")
+        keys[bytes.fromhex(digest)] = name.strip()
+    return keys
+
+
+def _choices(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], problems: list[str]) -> frozenset[str]:
+    chosen = frozenset(c.strip().lower() for c in environ.get(name, "").split(",") if c.strip())
+    unknown = sorted(chosen - set(allowed))
+    if unknown:
+        problems.append(f"{name} must be among {', '.join(allowed)}, got {', '.join(unknown)}")
+    return chosen
+
+
+def _captcha(environ: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    provider = environ.get("OTP_CAPTCHA", "").strip().lower()
+    secret = environ.get("OTP_CAPTCHA_SECRET", "").strip()
+    if provider and provider not in CAPTCHAS:
+        problems.append(f"OTP_CAPTCHA must be one of {', '.join(CAPTCHAS)} (or empty), got {provider!r}")
+    elif provider and not secret:
+        problems.append(f"missing OTP_CAPTCHA_SECRET (the {provider} secret key, required with OTP_CAPTCHA)")
+    return {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": secret,
+            "OTP_CAPTCHA_SITE_KEY": environ.get("OTP_CAPTCHA_SITE_KEY", "").strip()}
+
+
 def _origins(environ: Mapping[str, str], problems: list[str]) -> tuple[str, ...]:
     origins = []
     for item in environ.get("OTP_ALLOWED_ORIGINS", "").split(","):
@@ -262,6 +310,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OTP_RESEND_COOLDOWN": _int(env, "OTP_RESEND_COOLDOWN", 30, 0, 3600, problems),
         "OTP_TRUSTED_PROXIES": _int(env, "OTP_TRUSTED_PROXIES", 0, 0, 10, problems),
         "OTP_ALLOWED_COUNTRIES": _countries(env, problems),
+        "OTP_ALLOWED_NUMBER_TYPES": _choices(env, "OTP_ALLOWED_NUMBER_TYPES", NUMBER_KINDS, problems),
+        "OTP_IPV6_PREFIX": _int(env, "OTP_IPV6_PREFIX", 64, 32, 128, problems),
+        "OTP_API_KEYS": _api_keys(env, problems),
+        **_captcha(env, problems),
         **_tokens(env, provider, problems),
         "OTP_COOKIE_SECURE": _bool(env, "OTP_COOKIE_SECURE", True, problems),
         "OTP_ALLOWED_ORIGINS": _origins(env, problems),

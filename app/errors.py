@@ -15,6 +15,7 @@ class OtpError(Exception):
     code = "internal_error"
     message = "Something went wrong on our side. Please try again."
     retry_after: int | None = None
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
@@ -43,9 +44,20 @@ class VerificationIdRequiredError(OtpError):
                "its cookie), or request a new code.")
 
 
+class UnauthorizedError(OtpError):
+    status, code = 401, "unauthorized"
+    message = "A valid API key is required: send Authorization: Bearer <key>."
+    headers = {"WWW-Authenticate": 'Bearer realm="otp"'}
+
+
 class OriginNotAllowedError(OtpError):
     status, code = 403, "origin_not_allowed"
     message = "Requests from this site are not allowed."
+
+
+class CaptchaFailedError(OtpError):
+    status, code = 400, "captcha_failed"
+    message = "Please confirm you are human, then try again."
 
 
 class InvalidCodeFormatError(OtpError):
@@ -142,6 +154,12 @@ class UpstreamTimeoutError(OtpError):
     message = "The verification provider did not answer in time. Please try again."
 
 
+class CaptchaUnavailableError(OtpError):
+    status, code = 503, "captcha_unavailable"
+    message = "The human check could not be completed. Please try again in a moment."
+    retry_after = 5
+
+
 class StoreError(OtpError):
     status, code = 503, "store_unavailable"
     message = "The service is temporarily unavailable. Please try again shortly."
@@ -156,12 +174,14 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> Response:
+def error_response(status: int, code: str, message: str, retry_after: int | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
     """Build the one JSON error body every failure uses."""
     response = jsonify(error=message, code=code)
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    response.headers.update(headers or {})
     return response
 
 
@@ -171,8 +191,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OtpError)
     def handle_otp_error(exc: OtpError) -> Response:
         if exc.status >= 500:
-            VERIFICATIONS.labels("failed").inc()
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+            VERIFICATIONS.labels("failed", "").inc()
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException) -> Response:

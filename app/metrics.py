@@ -12,9 +12,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 REQUESTS = Counter("otp_http_requests", "HTTP requests answered.", ["endpoint", "method", "status"])
 REQUEST_LATENCY = Histogram("otp_http_request_duration_seconds", "Time to answer an HTTP request.", ["endpoint"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+# country: the destination's ISO code on started and approved (their ratio per country is the SMS-pumping
+# signal), empty on the other outcomes; a bounded set either way.
 VERIFICATIONS = Counter("otp_verifications", "Verification outcomes: started, approved, wrong_code, expired, "
-                        "too_many_attempts, in_progress, resent, cancelled, failed.", ["outcome"])
-RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit.", ["endpoint"])
+                        "too_many_attempts, in_progress, resent, cancelled, failed.", ["outcome", "country"])
+RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit, by the limit's scope.",
+                       ["endpoint", "scope"])
 VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonage status (legacy status, "
                         "HTTP status, timeout or connection).", ["operation", "status"])
 VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],

@@ -12,10 +12,21 @@ from .errors import CountryNotAllowedError, InvalidPhoneNumberError, NumberNotSu
 # Longer input is not a phone number; refuse it before the parser spends time on it.
 MAX_INPUT_LENGTH = 64
 # Numbers that cannot receive a code or that SMS pumping abuses: an SMS to them earns someone else money.
-REFUSED_TYPES = frozenset({
-    PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.TOLL_FREE, PhoneNumberType.VOIP,
-    PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL,
-})
+# Each is refused unless OTP_ALLOWED_NUMBER_TYPES names its kind; the sentence names it to the person.
+REFUSED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: ("premium_rate", "premium-rate numbers"),
+    PhoneNumberType.SHARED_COST: ("shared_cost", "shared-cost numbers"),
+    PhoneNumberType.TOLL_FREE: ("toll_free", "toll-free numbers"),
+    PhoneNumberType.VOIP: ("voip", "VoIP numbers"),
+    PhoneNumberType.PAGER: ("pager", "pagers"),
+    PhoneNumberType.UAN: ("uan", "universal access numbers"),
+    PhoneNumberType.VOICEMAIL: ("voicemail", "voicemail numbers"),
+    # Personal numbers (UK 070, German 0700, US 500) forward anywhere, at rates their owner sets.
+    PhoneNumberType.PERSONAL_NUMBER: ("personal_number", "personal (follow-me) numbers"),
+}
+# Country codes of no country: satellite networks (+870, +881), international networks (+882, +883),
+# international freephone and premium rate (+800, +979) and the like; phonenumbers gives them region "001".
+NON_GEOGRAPHIC = ("non_geographic", "satellite and international network numbers")
 
 
 def parse(raw: str) -> phonenumbers.PhoneNumber:
@@ -38,14 +49,22 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str]) -> None:
-    """Refuse a number outside the allowed countries, or of a type that should never get an SMS."""
-    if allowed_countries and phonenumbers.region_code_for_number(number) not in allowed_countries:
+def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str],
+           allowed_kinds: Collection[str] = ()) -> None:
+    """Refuse a number outside the allowed countries, or of a kind that should never get an SMS."""
+    region = phonenumbers.region_code_for_number(number)
+    if allowed_countries and region not in allowed_countries:
         raise CountryNotAllowedError()
-    if phonenumbers.number_type(number) in REFUSED_TYPES:
-        raise NumberNotSupportedError(
-            "Verification codes cannot be sent to premium-rate, toll-free, shared-cost, VoIP or pager numbers."
-        )
+    refused = (NON_GEOGRAPHIC if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+               else REFUSED_TYPES.get(phonenumbers.number_type(number)))
+    if refused is not None and refused[0] not in allowed_kinds:
+        raise NumberNotSupportedError(f"Verification codes cannot be sent to {refused[1]}.")
+
+
+def country(number: str) -> str:
+    """The ISO 3166 alpha-2 code of an E.164 number; ZZ for none (metric labels stay a bounded set)."""
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+    return region if region in phonenumbers.SUPPORTED_REGIONS else "ZZ"
 
 
 def mask(number: str) -> str:

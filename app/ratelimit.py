@@ -1,4 +1,4 @@
-"""Rate limits with Flask-Limiter: per client address and per normalised number, shared through Redis.
+"""Rate limits with Flask-Limiter and limits: per client, per API key, per destination, and the resend cooldown.
 
 The limiter is the usual module-level extension object: routes decorate themselves with it at import
 time, and ``init_limiter(app)`` binds it to an app's settings and storage.
@@ -6,20 +6,31 @@ time, and ``init_limiter(app)`` binds it to an app's settings and storage.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.errors import StorageError as LimitStorageError
 
+from . import phone
+from .callers import api_key_name, client_key
 from .errors import RateLimitedError, StoreError, error_response
 from .metrics import RATE_LIMITED
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 log = logging.getLogger(__name__)
 
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(key_func=client_key)
+# Limits on where codes go, as carriers' and Vonage's anti-fraud do: they name SMS pumping, so a breach is a
+# warning for operators, not a client's mistake.
+VELOCITY_SCOPES = ("send-country", "send-prefix", "send-global")
 
 
 def limit_from(name: str) -> str:
@@ -27,26 +38,114 @@ def limit_from(name: str) -> str:
     return str(current_app.config[name])
 
 
-def request_ip_limit() -> str:
-    return limit_from("OTP_RATELIMIT_REQUEST_IP")
+def _number_limits(number_key: Callable[[], str]) -> dict[str, Callable[[], str]]:
+    """Keys of the limits on a destination number, from the view's way of naming the number."""
+    def number_and_client() -> str:
+        number = number_key()
+        return f"{number}|{client_key()}" if number else ""
+
+    def country() -> str:
+        number = number_key()
+        return phone.country(number) if number else ""
+
+    def prefix() -> str:
+        # The number without its last four digits: a block of 10,000 numbers, as pumping rotates through.
+        number = number_key()
+        return number[:-4] if number else ""
+
+    def everything() -> str:
+        return "all" if number_key() else ""
+
+    return {"send-number": number_and_client, "send-number-total": number_key, "send-country": country,
+            "send-prefix": prefix, "send-global": everything}
 
 
-def request_number_limit() -> str:
-    return limit_from("OTP_RATELIMIT_REQUEST_NUMBER")
+_SEND_SETTINGS = {"send-number": "OTP_RATELIMIT_REQUEST_NUMBER",
+                  "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL", "send-country": "OTP_RATELIMIT_COUNTRY",
+                  "send-prefix": "OTP_RATELIMIT_PREFIX", "send-global": "OTP_RATELIMIT_GLOBAL"}
 
 
-def check_ip_limit() -> str:
-    return limit_from("OTP_RATELIMIT_CHECK_IP")
+def _code_sent(response: Response) -> bool:
+    return response.status_code == 200
 
 
-def check_number_limit() -> str:
-    return limit_from("OTP_RATELIMIT_CHECK_NUMBER")
+def send_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
+    """The limits of a route that sends a code to the number ``number_key`` names.
+
+    Per client and per API key, every request counts (malformed ones too). On the destination (per number
+    and client, per number, per country, per prefix, and overall) only sends that delivered a code count:
+    a 409, a refused number or a Vonage failure cost nobody's budget, so a stranger's requests cannot use
+    up the owner's. Those are tested before the view and counted after it (Flask-Limiter deduct_when).
+    """
+    keys = _number_limits(number_key)
+    decorators: list[Callable[[Any], Any]] = [
+        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_REQUEST_IP"), key_func=client_key, scope="send-ip"),
+        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_KEY"), key_func=api_key_name, scope="api-key"),
+        *[limiter.shared_limit(functools.partial(limit_from, setting), key_func=keys[scope], scope=scope,
+                               deduct_when=_code_sent) for scope, setting in _SEND_SETTINGS.items()],
+    ]
+    return _apply(decorators)
 
 
-def cooldown_limit() -> str:
-    """One send per OTP_RESEND_COOLDOWN seconds to a number; no limit when it is 0."""
+def check_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
+    """The limits of check and cancel: per client and per API key, and per number for its holders."""
+    return _apply([
+        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_CHECK_IP"), key_func=client_key, scope="check-ip"),
+        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_KEY"), key_func=api_key_name, scope="api-key"),
+        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_CHECK_NUMBER"), key_func=number_key,
+                             scope="check-number"),
+    ])
+
+
+def _apply(decorators: Sequence[Callable[[Any], Any]]) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
+    return decorate
+
+
+def _cooldown() -> tuple[RateLimitItem, list[str]] | None:
     seconds = int(current_app.config["OTP_RESEND_COOLDOWN"])
-    return f"1 per {seconds} seconds" if seconds else ""
+    if not seconds or not current_app.config["OTP_RATELIMIT_ENABLED"]:
+        return None
+    return RateLimitItemPerSecond(1, seconds), ["otp", "send-cooldown"]
+
+
+def take_cooldown(number: str) -> None:
+    """Start the number's resend cooldown, or answer 429 when it runs: one atomic step in the limits
+    storage, so of two sends racing to the same number only one goes out."""
+    cooldown = _cooldown()
+    if cooldown is None:
+        return
+    item, scope = cooldown
+    if limiter.limiter.hit(item, *scope, number):
+        return
+    reset = limiter.limiter.get_window_stats(item, *scope, number).reset_time
+    _breached("send-cooldown", str(item))
+    raise RateLimitedError(math.ceil(reset - time.time()))
+
+
+def release_cooldown(number: str) -> None:
+    """Give the cooldown back when no code went out: a send Vonage failed can be tried again at once."""
+    cooldown = _cooldown()
+    if cooldown is not None:
+        item, scope = cooldown
+        limiter.limiter.clear(item, *scope, number)
+
+
+def _breached(scope: str, limit: str) -> None:
+    RATE_LIMITED.labels(request.endpoint or "unmatched", scope).inc()
+    number = g.get("otp_destination", "")
+    if scope in VELOCITY_SCOPES and number:
+        # Country and prefix only: enough to find a pumping campaign, not who was targeted.
+        log.warning("send limit %s hit (%s) for %s, prefix %s", limit, scope, phone.country(number),
+                    phone.mask(number[:-4]), extra={"event": "velocity_limited", "limit": limit, "scope": scope,
+                                                   "country": phone.country(number),
+                                                   "prefix": phone.mask(number[:-4])})
+    else:
+        log.info("rate limit hit: %s (%s)", limit, scope,
+                 extra={"event": "rate_limited", "limit": limit, "scope": scope})
 
 
 def _retry_after(exc: RateLimitExceeded) -> int:
@@ -84,9 +183,7 @@ def init_limiter(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(exc: RateLimitExceeded) -> Response:
         scope = exc.limit.scope if isinstance(exc.limit.scope, str) else "endpoint"
-        log.info("rate limit hit: %s (%s)", exc.limit.limit, scope,
-                 extra={"event": "rate_limited", "limit": str(exc.limit.limit), "scope": scope})
-        RATE_LIMITED.labels(request.endpoint or "unmatched").inc()
+        _breached(scope, str(exc.limit.limit))
         err = RateLimitedError(_retry_after(exc))
         return error_response(err.status, err.code, err.message, err.retry_after)
 

@@ -11,11 +11,11 @@ from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from flask_limiter.util import get_remote_address
+from markupsafe import escape
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import BadRequest
 
-from . import phone
+from . import captcha, phone
 from .errors import (
     ActionRefusedError,
     InvalidCodeFormatError,
@@ -33,14 +33,7 @@ from .errors import (
     error_response,
 )
 from .metrics import VERIFICATIONS, exposition, last_vonage_ms
-from .ratelimit import (
-    check_ip_limit,
-    check_number_limit,
-    cooldown_limit,
-    limiter,
-    request_ip_limit,
-    request_number_limit,
-)
+from .ratelimit import check_limits, release_cooldown, send_limits, take_cooldown
 from .store import Pending, Store
 from .tokens import TokenIssuer, Verified
 from .verify import Verifier
@@ -115,7 +108,7 @@ def posted_number() -> str:
                 ) from None
             raise
         g.otp_parsed = number
-        g.otp_number = phone.e164(number)
+        g.otp_number = g.otp_destination = phone.e164(number)
     return str(g.otp_number)
 
 
@@ -169,6 +162,7 @@ def owned_verification() -> Pending:
         if pending is None or (number is not None and number != pending.number):
             raise NoPendingVerificationError()
         g.otp_pending = pending
+        g.otp_destination = pending.number
     found: Pending = g.otp_pending
     return found
 
@@ -190,7 +184,7 @@ def _outcome(outcome: str, number: str, event: str = "verification") -> None:
     masked = phone.mask(number)
     log.info("%s %s for %s", event, outcome, masked, extra={
         "event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()})
-    VERIFICATIONS.labels(outcome).inc()
+    VERIFICATIONS.labels(outcome, phone.country(number) if outcome in ("started", "approved") else "").inc()
 
 
 def _end(pending: Pending) -> None:
@@ -241,10 +235,6 @@ def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> Pe
     return pending
 
 
-def _code_sent(response: Response) -> bool:
-    return response.status_code == 200
-
-
 @bp.after_request
 def bind_cookie(response: Response) -> Response:
     """Set the verification cookie when one starts; clear it when the verification it names is over."""
@@ -258,22 +248,28 @@ def bind_cookie(response: Response) -> Response:
     return response
 
 
-# Flask-Limiter counts every limit before the view runs, so nothing past a limit reaches Vonage. The
-# per-address limits count requests with invalid input too; per-number limits use the normalised number
-# (on check, resend and cancel, the number of the verification the caller holds). Sends (a first code or
-# the next delivery step) share their limits and the cooldown. The cooldown is checked before the view and
-# counted only when a code went out: a send Vonage failed (503, Retry-After: 5) can be tried again at once.
-# Two sends racing inside the cooldown both reach Vonage, which refuses the second as a concurrent
-# verification (409, or 200 naming the first request: still one code).
+# Flask-Limiter checks every limit before the view runs, so nothing past a limit reaches Vonage (see
+# app.ratelimit for what each counts). On check, resend and cancel the number is that of the verification
+# the caller holds: a caller who knows only a number spends nothing of its owner's limits. The resend
+# cooldown is taken in the view, atomically, just before the send, and given back when nothing was sent.
 @bp.post("/request-otp")
-@limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
-@limiter.shared_limit(request_number_limit, key_func=number_key, scope="send-number")
-@limiter.shared_limit(cooldown_limit, key_func=number_key, scope="send-cooldown", deduct_when=_code_sent)
+@send_limits(number_key)
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number and answer the new verification's id."""
     number = posted_number()
     nonce = _nonce()
-    phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"])
+    phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"],
+                 current_app.config["OTP_ALLOWED_NUMBER_TYPES"])
+    captcha.verify(_body().get("captchaToken"))
+    take_cooldown(number)
+    try:
+        return _start(number, nonce)
+    except BaseException:
+        release_cooldown(number)
+        raise
+
+
+def _start(number: str, nonce: str) -> tuple[dict[str, Any], int]:
     try:
         request_id = get_verifier().start(number)
     except VerificationInProgressError as exc:
@@ -294,14 +290,18 @@ def request_otp() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/resend-otp")
-@limiter.shared_limit(request_ip_limit, key_func=get_remote_address, scope="send-ip")
-@limiter.shared_limit(request_number_limit, key_func=owned_number_key, scope="send-number")
-@limiter.shared_limit(cooldown_limit, key_func=owned_number_key, scope="send-cooldown", deduct_when=_code_sent)
+@send_limits(owned_number_key)
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
-    pending = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
-                              "No further delivery is possible for this code: enter it, or request a new one "
-                              "when it expires.")
+    number = owned_verification().number
+    take_cooldown(number)
+    try:
+        pending = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
+                                  "No further delivery is possible for this code: enter it, or request a new "
+                                  "one when it expires.")
+    except BaseException:
+        release_cooldown(number)
+        raise
     try:
         get_store().count(pending.id, "deliveries")
     except StoreError:
@@ -312,8 +312,7 @@ def resend_otp() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/cancel-otp")
-@limiter.shared_limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
-@limiter.shared_limit(check_number_limit, key_func=owned_number_key, scope="check-number")
+@check_limits(owned_number_key)
 def cancel_otp() -> tuple[dict[str, Any], int]:
     """Cancel the caller's pending verification."""
     # Legacy Verify refuses a cancel in a request's first 30 seconds: the code stays valid.
@@ -326,8 +325,7 @@ def cancel_otp() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/check-otp")
-@limiter.shared_limit(check_ip_limit, key_func=get_remote_address, scope="check-ip")
-@limiter.shared_limit(check_number_limit, key_func=owned_number_key, scope="check-number")
+@check_limits(owned_number_key)
 def check_otp() -> tuple[dict[str, Any], int]:
     """Check the code the person typed; on success answer a signed token that proves it."""
     pending = owned_verification()
@@ -409,4 +407,10 @@ def openapi() -> Response:
 @bp.get("/")
 def demo() -> Response:
     """The demo page: a phone form, then a code form."""
-    return Response(_static_file("index.html"), mimetype="text/html")
+    page = _static_file("index.html")
+    provider, site_key = current_app.config["OTP_CAPTCHA"], current_app.config["OTP_CAPTCHA_SITE_KEY"]
+    if provider and site_key:
+        # The page's script renders the widget from these; the site key is public by design.
+        attributes = f'<main data-captcha="{escape(provider)}" data-captcha-site-key="{escape(site_key)}">'
+        page = page.replace(b"<main>", attributes.encode(), 1)
+    return Response(page, mimetype="text/html")

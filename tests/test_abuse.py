@@ -14,7 +14,8 @@ from app import create_app
 
 from .conftest import API_KEY, API_SECRET, NUMBER, REDIS_URL, FakeVonage
 
-NUMBERS = [f"+1415555{2600 + i:04d}" for i in range(40)]
+# Numbers of distinct 10,000-blocks, so that only the per-prefix test meets the per-prefix limit.
+NUMBERS = [f"+1415{200 + i:03d}2671" for i in range(40)]
 
 
 @pytest.fixture

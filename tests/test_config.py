@@ -27,7 +27,10 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_ALLOWED_COUNTRIES": frozenset(), "OTP_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": "",
         "OTP_TOKEN_PRIVATE_KEY": None, "OTP_TOKEN_PREVIOUS_KEYS": (), "OTP_TOKEN_ISSUER": "",
         "OTP_TOKEN_AUDIENCE": (), "OTP_TOKEN_TTL": 300, "OTP_COOKIE_SECURE": True, "OTP_ALLOWED_ORIGINS": (),
-        "OTP_CHANNELS": ("sms", "voice", "voice"),
+        "OTP_CHANNELS": ("sms", "voice", "voice"), "OTP_ALLOWED_NUMBER_TYPES": frozenset(), "OTP_IPV6_PREFIX": 64,
+        "OTP_API_KEYS": {}, "OTP_CAPTCHA": "", "OTP_CAPTCHA_SECRET": "", "OTP_CAPTCHA_SITE_KEY": "",
+        "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL": "20/day", "OTP_RATELIMIT_KEY": "600/minute",
+        "OTP_RATELIMIT_COUNTRY": "200/hour", "OTP_RATELIMIT_PREFIX": "10/hour", "OTP_RATELIMIT_GLOBAL": "2000/hour",
     }
 
 

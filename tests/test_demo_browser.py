@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import responses
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -143,3 +144,33 @@ def test_a_bad_number_is_explained(served: tuple[str, CodeCatcher], page: object
     playwright_api.expect(page.locator("#status")).to_have_text(  # type: ignore[attr-defined]
         re.compile("international format"))
     assert catcher.codes == []
+
+
+def test_with_a_captcha_site_key_the_page_renders_the_widget_and_sends_its_token(page: object) -> None:
+    app = create_app({"OTP_PROVIDER": "console", "OTP_CAPTCHA": "turnstile", "OTP_CAPTCHA_SECRET": "s",
+                      "OTP_CAPTCHA_SITE_KEY": "1x00000000000000000000AA"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.post_data or "")  # type: ignore[attr-defined]
+            if r.url.endswith("/request-otp") else None)
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}")  # type: ignore[attr-defined]
+        widget = page.locator("#phone-form .cf-turnstile")  # type: ignore[attr-defined]
+        playwright_api.expect(widget).to_have_attribute("data-sitekey", "1x00000000000000000000AA")
+        # The provider's script cannot load here; stand in for the token input the widget would add.
+        page.evaluate("""() => { const i = document.createElement('input'); i.type = 'hidden';
+            i.name = 'cf-turnstile-response'; i.value = 'widget-token';
+            document.getElementById('phone-form').appendChild(i); }""")  # type: ignore[attr-defined]
+        with responses.RequestsMock() as siteverify:
+            siteverify.add(responses.POST, "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+                           json={"success": True})
+            page.fill("#phone", "+14155552671")  # type: ignore[attr-defined]
+            page.click("#send")  # type: ignore[attr-defined]
+            playwright_api.expect(page.locator("#code-form")).to_be_visible()  # type: ignore[attr-defined]
+            [call] = siteverify.calls
+    finally:
+        server.shutdown()
+
+    assert json.loads(posted[-1])["captchaToken"] == "widget-token"
+    assert "response=widget-token" in str(call.request.body)

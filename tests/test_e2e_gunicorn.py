@@ -219,7 +219,7 @@ def service(request: pytest.FixtureRequest, stand_in: tuple[StandIn, Path], clea
 
 def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand_in: tuple[StandIn, Path]) -> None:
     fake, _ = stand_in
-    numbers = [f"+1415555{2600 + i:04d}" for i in range(20)]
+    numbers = [f"+1415{200 + i:03d}2671" for i in range(20)]  # distinct 10,000-blocks
 
     def flow(i: int) -> list[int]:
         number = numbers[i]
@@ -245,8 +245,8 @@ def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand
 
     # /metrics sums both workers (prometheus_client's multiprocess mode, set up by gunicorn.conf.py).
     metrics = requests.get(service.base + "/metrics", timeout=5).text
-    assert re.search(r'^otp_verifications_total\{outcome="approved"\} 20\.0$', metrics, re.M)
-    assert re.search(r'^otp_verifications_total\{outcome="wrong_code"\} 20\.0$', metrics, re.M)
+    assert re.search(r'^otp_verifications_total\{country="US",outcome="approved"\} 20\.0$', metrics, re.M)
+    assert re.search(r'^otp_verifications_total\{country="",outcome="wrong_code"\} 20\.0$', metrics, re.M)
     # Every access-log line is a JSON object with the request's fields.
     access = [json.loads(line) for line in service.log_path.read_text().splitlines() if "gunicorn.access" in line]
     assert len(access) >= 60

@@ -130,10 +130,11 @@ def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: F
     def grew(name: str, **labels: str) -> float:
         return _value(after, name, **labels) - _value(before, name, **labels)
 
-    assert grew("otp_verifications_total", outcome="started") == 3
-    assert grew("otp_verifications_total", outcome="wrong_code") == 1
-    assert grew("otp_verifications_total", outcome="approved") == 1
-    assert grew("otp_rate_limit_hits_total", endpoint="otp.request_otp") == 1
+    # The destination's country on started and approved: their ratio is the SMS-pumping signal.
+    assert grew("otp_verifications_total", outcome="started", country="US") == 3
+    assert grew("otp_verifications_total", outcome="wrong_code", country="") == 1
+    assert grew("otp_verifications_total", outcome="approved", country="US") == 1
+    assert grew("otp_rate_limit_hits_total", endpoint="otp.request_otp", scope="send-number") == 1
     assert grew("otp_http_requests_total", endpoint="otp.check_otp", method="POST", status="401") == 1
     wrong_status = "16" if vonage.api == "legacy" else "http_400"
     assert grew("otp_vonage_errors_total", operation="check", status=wrong_status) == 1

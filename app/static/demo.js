@@ -17,6 +17,40 @@ function handle() {
   return verificationId ? { verificationId } : {};
 }
 
+// The CAPTCHA widget, when the service asks for one (it sets data-captcha on <main>). Each provider
+// renders into a div of its class and leaves its token in a hidden input of the form.
+const CAPTCHAS = {
+  turnstile: { script: "https://challenges.cloudflare.com/turnstile/v0/api.js", className: "cf-turnstile",
+               field: "cf-turnstile-response", api: "turnstile" },
+  hcaptcha: { script: "https://js.hcaptcha.com/1/api.js", className: "h-captcha", field: "h-captcha-response",
+              api: "hcaptcha" },
+  recaptcha: { script: "https://www.google.com/recaptcha/api.js", className: "g-recaptcha",
+               field: "g-recaptcha-response", api: "grecaptcha" },
+};
+const captcha = CAPTCHAS[document.querySelector("main").dataset.captcha];
+
+if (captcha) {
+  const widget = document.createElement("div");
+  widget.className = captcha.className;
+  widget.dataset.sitekey = document.querySelector("main").dataset.captchaSiteKey;
+  $("phone-form").insertBefore(widget, $("send"));
+  const script = document.createElement("script");
+  script.src = captcha.script;
+  script.async = true;
+  document.head.appendChild(script);
+}
+
+function captchaToken() {
+  const field = captcha && $("phone-form").querySelector(`[name="${captcha.field}"]`);
+  return field ? { captchaToken: field.value } : {};
+}
+
+function resetCaptcha() {
+  // A token is good for one check: ask the widget for a new one.
+  const api = captcha && window[captcha.api];
+  if (api && api.reset) api.reset();
+}
+
 function show(text, kind) {
   const status = $("status");
   status.textContent = text;
@@ -71,7 +105,8 @@ $("phone-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   phoneNumber = $("phone").value.trim();
   busy(true);
-  const answer = await post("/request-otp", { phoneNumber });
+  const answer = await post("/request-otp", { phoneNumber, ...captchaToken() });
+  resetCaptcha();
   busy(false);
   if (answer.ok) {
     verificationId = answer.body.verificationId;

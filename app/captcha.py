@@ -1,0 +1,50 @@
+"""The optional CAPTCHA gate of /request-otp: the widget's token, checked at the provider's siteverify.
+
+Turnstile, hCaptcha and reCAPTCHA share one protocol: POST ``secret``, ``response`` (the widget's token)
+and ``remoteip`` as a form, get ``{"success": true|false, ...}`` back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from flask import current_app, request
+
+from .errors import CaptchaFailedError, CaptchaUnavailableError
+
+log = logging.getLogger(__name__)
+
+SITEVERIFY = {
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+    "recaptcha": "https://www.google.com/recaptcha/api/siteverify",
+}
+# (connect, read) seconds: the whole check is bounded, and a slow provider is a 503, not a hung worker.
+TIMEOUT = (3, 5)
+MAX_TOKEN_LENGTH = 4096
+_session = requests.Session()
+
+
+def verify(token: object) -> None:
+    """Return when CAPTCHA is off or the provider accepts ``token``; raise 400 or 503 otherwise."""
+    provider = current_app.config["OTP_CAPTCHA"]
+    if not provider:
+        return
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise CaptchaFailedError()
+    form = {"secret": current_app.config["OTP_CAPTCHA_SECRET"], "response": token}
+    if request.remote_addr:
+        form["remoteip"] = request.remote_addr
+    try:
+        answer = _session.post(SITEVERIFY[provider], data=form, timeout=TIMEOUT)
+        answer.raise_for_status()
+        verdict = answer.json()
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("captcha check failed at %s: %s", provider, type(exc).__name__,
+                    extra={"event": "captcha_unavailable", "provider": provider})
+        raise CaptchaUnavailableError() from exc
+    if not isinstance(verdict, dict) or verdict.get("success") is not True:
+        codes = verdict.get("error-codes") if isinstance(verdict, dict) else None
+        log.info("captcha refused: %s", codes, extra={"event": "captcha_failed", "provider": provider})
+        raise CaptchaFailedError()

@@ -1,0 +1,252 @@
+"""Limits a stranger cannot turn against a number's owner, SMS-pumping screens, velocity limits, CAPTCHA."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.parse
+
+import pytest
+import redis
+import requests
+import responses
+from flask.testing import FlaskClient
+
+from app import create_app
+
+from .conftest import NUMBER, REDIS_URL, FakeVonage
+
+STRANGER = {"REMOTE_ADDR": "203.0.113.9"}
+OWNER = {"REMOTE_ADDR": "198.51.100.20"}
+
+
+@pytest.fixture
+def redis_settings(settings: dict[str, str], clean_redis_pending: redis.Redis) -> dict[str, str]:
+    """The service on the test Redis with the default limits and cooldown."""
+    settings = {**settings, "OTP_STORE_URL": REDIS_URL}
+    del settings["OTP_RESEND_COOLDOWN"]
+    return settings
+
+
+def send(client: FlaskClient, number: str = NUMBER, who: dict[str, str] = OWNER, **body: str) -> int:
+    return client.post("/request-otp", json={"phoneNumber": number, **body}, environ_base=who).status_code
+
+
+def test_requests_that_send_nothing_cost_the_number_nothing(redis_settings: dict[str, str],
+                                                            vonage: FakeVonage) -> None:
+    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0"}).test_client()
+    vonage.start("ok", rid="req-1")
+    vonage.start("in_progress", rid="req-1")
+    assert send(client, who=STRANGER) == 200
+    # Six more from the stranger while the code is pending: 409s that send nothing.
+    assert [send(client, who=STRANGER) for _ in range(6)] == [409] * 6
+
+    # When that code is over, the stranger has spent one send of their own 3 per 10 minutes, and the
+    # owner none at all.
+    vonage.mock.reset()
+    vonage.start("ok", rid="req-2")
+    assert [send(client, who=STRANGER) for _ in range(3)] == [200, 200, 429]
+    assert [send(client, who=OWNER) for _ in range(4)] == [200, 200, 200, 429]
+
+
+@pytest.mark.parametrize("status", ["bad_number", "upstream", "throttled"])
+def test_refused_and_failed_sends_do_not_count(redis_settings: dict[str, str], vonage: FakeVonage,
+                                               status: str) -> None:
+    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0"}).test_client()
+    for _ in range(5):
+        vonage.start(status)
+    vonage.start("ok")
+
+    failures = [send(client) for _ in range(5)]
+
+    assert all(s in (422, 502, 503) for s in failures)
+    assert [send(client) for _ in range(4)] == [200, 200, 200, 429]  # the full 3 per 10 minutes left
+
+
+def test_all_clients_together_send_at_most_the_total_to_one_number(redis_settings: dict[str, str],
+                                                                   vonage: FakeVonage) -> None:
+    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0",
+                                          "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL": "4/day"}).test_client()
+    vonage.start("ok")
+
+    statuses = [send(client, who={"REMOTE_ADDR": f"192.0.2.{i}"}) for i in range(5)]
+
+    assert statuses == [200] * 4 + [429]
+
+
+def test_two_racing_resends_inside_the_cooldown_send_one_delivery(redis_settings: dict[str, str],
+                                                                  vonage: FakeVonage) -> None:
+    app = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "30"})
+    vonage.start("ok")
+    vonage.control("next", "ok")
+    owner = app.test_client()
+    vid = owner.post("/request-otp", json={"phoneNumber": NUMBER}).json["verificationId"]
+    # The cooldown of that first send is over; now two resends race.
+    redis.Redis.from_url(REDIS_URL).delete(*redis.Redis.from_url(REDIS_URL).scan_iter(match="LIMITS:*cooldown*"))
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def resend() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/resend-otp", json={"verificationId": vid}).status_code)
+
+    threads = [threading.Thread(target=resend) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(statuses) == [200] + [429] * 7
+    assert len(vonage.calls("next")) == 1
+
+
+def test_a_failed_resend_gives_the_cooldown_back(redis_settings: dict[str, str], vonage: FakeVonage) -> None:
+    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "30"}).test_client()
+    vonage.start("upstream")
+    vonage.start("ok")
+
+    assert [send(client) for _ in range(3)] == [502, 200, 429]
+
+
+@pytest.mark.parametrize(("number", "kind"), [
+    ("+447000123456", "personal"), ("+4970012345678", "personal"), ("+15002345678", "personal"),
+    ("+881612345678", "satellite"), ("+8823421234", "satellite"), ("+870301234567", "satellite"),
+    ("+883510012345", "satellite"), ("+979123456789", "satellite"), ("+80012345678", "satellite"),
+    ("+19005550123", "premium-rate"), ("+18002345678", "toll-free"),
+])
+def test_pumping_prone_numbers_are_refused_and_named(client: FlaskClient, vonage: FakeVonage, number: str,
+                                                     kind: str) -> None:
+    resp = client.post("/request-otp", json={"phoneNumber": number})
+
+    assert resp.status_code == 422 and resp.json["code"] == "number_not_supported"
+    assert kind in resp.json["error"]
+    assert vonage.calls("start") == []
+
+
+def test_allowed_number_types_widen_the_screen(settings: dict[str, str], vonage: FakeVonage) -> None:
+    client = create_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "personal_number, non_geographic"}).test_client()
+    vonage.start("ok")
+
+    assert send(client, "+447000123456") == 200
+    assert send(client, "+881612345678") == 200
+    assert send(client, "+19005550123") == 422
+
+
+def test_a_bad_allowed_number_type_stops_startup(settings: dict[str, str]) -> None:
+    with pytest.raises(Exception, match="OTP_ALLOWED_NUMBER_TYPES"):
+        create_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "mobile"})
+
+
+@pytest.mark.parametrize(("setting", "numbers", "scope"), [
+    # A block of 10,000 numbers (the number without its last four digits).
+    ("OTP_RATELIMIT_PREFIX", [f"+1415555{2600 + i:04d}" for i in range(4)], "send-prefix"),
+    ("OTP_RATELIMIT_COUNTRY", [f"+1415{200 + i:03d}2671" for i in range(4)], "send-country"),
+    ("OTP_RATELIMIT_GLOBAL", ["+14152002671", "+447911123456", "+33612345678", "+4915123456789"], "send-global"),
+])
+def test_velocity_limits_on_destinations(redis_settings: dict[str, str], vonage: FakeVonage,
+                                         caplog: pytest.LogCaptureFixture, setting: str, numbers: list[str],
+                                         scope: str) -> None:
+    app = create_app(redis_settings | {setting: "3/hour"})
+    vonage.start("ok")
+    before = _hits(app, scope)
+
+    with caplog.at_level(logging.INFO):
+        statuses = [send(app.test_client(), n, who={"REMOTE_ADDR": f"192.0.2.{i}"}) for i, n in enumerate(numbers)]
+
+    assert statuses == [200, 200, 200, 429]
+    [warning] = [r for r in caplog.records if getattr(r, "event", "") == "velocity_limited"]
+    assert warning.levelno == logging.WARNING and warning.scope == scope  # type: ignore[attr-defined]
+    assert warning.country == ("US" if scope != "send-global" else "DE")  # type: ignore[attr-defined]
+    assert numbers[-1] not in caplog.text and numbers[-1][:-4] not in caplog.text  # masked prefix only
+    assert _hits(app, scope) - before == 1
+
+
+def _hits(app: object, scope: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = app.test_client().get("/metrics").get_data(as_text=True)  # type: ignore[attr-defined]
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "otp_rate_limit_hits_total" and s.labels.get("scope") == scope)
+
+
+def test_velocity_limits_count_only_delivered_codes(redis_settings: dict[str, str], vonage: FakeVonage) -> None:
+    client = create_app(redis_settings | {"OTP_RATELIMIT_GLOBAL": "2/hour", "OTP_RESEND_COOLDOWN": "0"}).test_client()
+    for _ in range(3):
+        vonage.start("upstream")
+    vonage.start("ok")
+
+    assert [send(client, f"+1415{200 + i:03d}2671") for i in range(6)] == [502, 502, 502, 200, 200, 429]
+
+
+SITEVERIFY = {"turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+              "hcaptcha": "https://api.hcaptcha.com/siteverify",
+              "recaptcha": "https://www.google.com/recaptcha/api/siteverify"}
+
+
+@pytest.mark.parametrize("provider", list(SITEVERIFY))
+def test_the_captcha_is_verified_server_side_before_any_send(settings: dict[str, str], vonage: FakeVonage,
+                                                             provider: str) -> None:
+    client = create_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "captcha-s3cret"}).test_client()
+    vonage.start("ok")
+    vonage.mock.add(responses.POST, SITEVERIFY[provider], json={"success": False, "error-codes": ["invalid"]})
+    vonage.mock.add(responses.POST, SITEVERIFY[provider], json={"success": True})
+
+    missing = client.post("/request-otp", json={"phoneNumber": NUMBER})
+    refused = client.post("/request-otp", json={"phoneNumber": NUMBER, "captchaToken": "bad-token"})
+    passed = client.post("/request-otp", json={"phoneNumber": NUMBER, "captchaToken": "good-token"})
+
+    assert missing.status_code == refused.status_code == 400
+    assert missing.json["code"] == refused.json["code"] == "captcha_failed"
+    assert passed.status_code == 200
+    [bad, good] = [c for c in vonage.mock.calls if c.request.url == SITEVERIFY[provider]]
+    form = dict(urllib.parse.parse_qsl(good.request.body))
+    assert form == {"secret": "captcha-s3cret", "response": "good-token", "remoteip": "127.0.0.1"}
+    assert len(vonage.calls("start")) == 1
+
+
+@pytest.mark.parametrize("answer", [{"body": requests.ConnectTimeout("slow")}, {"status": 500, "body": "down"},
+                                    {"status": 200, "body": "not json"}])
+def test_a_captcha_provider_fault_is_503_and_sends_nothing(settings: dict[str, str], vonage: FakeVonage,
+                                                           answer: dict[str, object]) -> None:
+    client = create_app(settings | {"OTP_CAPTCHA": "turnstile", "OTP_CAPTCHA_SECRET": "s"}).test_client()
+    vonage.mock.add(responses.POST, SITEVERIFY["turnstile"], **answer)
+
+    resp = client.post("/request-otp", json={"phoneNumber": NUMBER, "captchaToken": "t"})
+
+    assert resp.status_code == 503 and resp.json["code"] == "captcha_unavailable"
+    assert "Retry-After" in resp.headers
+    assert vonage.calls("start") == []
+
+
+def test_captcha_failures_spend_no_number_budget(redis_settings: dict[str, str], vonage: FakeVonage) -> None:
+    client = create_app(redis_settings | {"OTP_CAPTCHA": "hcaptcha", "OTP_CAPTCHA_SECRET": "s",
+                                          "OTP_RESEND_COOLDOWN": "0"}).test_client()
+    vonage.mock.add(responses.POST, SITEVERIFY["hcaptcha"], json={"success": True})
+    vonage.start("ok")
+    for _ in range(5):
+        client.post("/request-otp", json={"phoneNumber": NUMBER}, environ_base=STRANGER)
+
+    assert [send(client, captchaToken="t") for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_captcha_needs_its_secret(settings: dict[str, str]) -> None:
+    with pytest.raises(Exception, match="OTP_CAPTCHA_SECRET"):
+        create_app(settings | {"OTP_CAPTCHA": "turnstile"})
+
+
+@pytest.mark.parametrize(("provider", "origin"), [("turnstile", "https://challenges.cloudflare.com"),
+                                                  ("hcaptcha", "https://*.hcaptcha.com"),
+                                                  ("recaptcha", "https://www.gstatic.com")])
+def test_the_demo_page_carries_the_widget_when_a_site_key_is_set(settings: dict[str, str], provider: str,
+                                                                 origin: str) -> None:
+    plain = create_app(settings).test_client().get("/")
+    page = create_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "s",
+                                  "OTP_CAPTCHA_SITE_KEY": "0x4AAA\"<site>"}).test_client().get("/")
+
+    assert f'data-captcha="{provider}"' in page.get_data(as_text=True)
+    assert 'data-captcha-site-key="0x4AAA&#34;&lt;site&gt;"' in page.get_data(as_text=True)  # escaped
+    assert origin in page.headers["Content-Security-Policy"]
+    assert "data-captcha" not in plain.get_data(as_text=True)
+    assert "frame-src 'none'" in plain.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in plain.headers["Content-Security-Policy"]
