@@ -26,6 +26,8 @@ from .errors import (
     OtpError,
     StoreError,
     TooManyAttemptsError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
     VerificationExpiredError,
     VerificationIdRequiredError,
     VerificationInProgressError,
@@ -221,14 +223,22 @@ def _started(number: str, request_id: str, nonce: str) -> tuple[dict[str, Any], 
 def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> Pending:
     """Run ``action`` on the caller's pending request and return the verification when Vonage did it.
 
-    Nothing pending is 404; a refusal is 409 with the ``refused`` sentence and keeps the entry; a request
-    Vonage no longer knows is forgotten and answered 410.
+    Nothing pending is 404; a request Vonage no longer knows is forgotten and answered 410. A refusal
+    (legacy status 19, v2 409) means "too early" or "too late": what became of the request tells which.
+    Still in progress: 409 with the ``refused`` sentence, the entry kept. Verified, expired or ended: 410,
+    the entry forgotten. Unknown (v2 cannot say): 409 that promises nothing about the code.
     """
     pending = owned_verification()
+    verifier = get_verifier()
     try:
-        action(get_verifier(), pending.request_id)
+        action(verifier, pending.request_id)
     except ActionRefusedError:
-        raise ActionRefusedError(refused) from None
+        state = verifier.status(pending.request_id)
+        if state in ("approved", "ended"):
+            _end(pending)
+            raise VerificationExpiredError("This verification is already over: its code was used or has "
+                                           "expired. Please request a new code.") from None
+        raise ActionRefusedError(refused if state == "in_progress" else None) from None
     except VerificationExpiredError:
         _end(pending)
         raise
@@ -303,7 +313,7 @@ def resend_otp() -> tuple[dict[str, Any], int]:
         release_cooldown(number)
         raise
     try:
-        get_store().count(pending.id, "deliveries")
+        get_store().count_delivery(pending.id)
     except StoreError:
         # The code is on its way: say so. Only the token's amr misses the channel.
         log.error("could not count a delivery for %s", phone.mask(pending.number))
@@ -315,7 +325,6 @@ def resend_otp() -> tuple[dict[str, Any], int]:
 @check_limits(owned_number_key)
 def cancel_otp() -> tuple[dict[str, Any], int]:
     """Cancel the caller's pending verification."""
-    # Legacy Verify refuses a cancel in a request's first 30 seconds: the code stays valid.
     pending = _act_on_pending(lambda verifier, request_id: verifier.cancel(request_id),
                               "The verification cannot be cancelled right now (Vonage refuses a cancel in its "
                               "first 30 seconds); the code stays valid.")
@@ -332,7 +341,9 @@ def check_otp() -> tuple[dict[str, Any], int]:
     code = _field(_body(), "code").strip()
     if not CODE_PATTERN.fullmatch(code):
         raise InvalidCodeFormatError()
-    counted = get_store().count(pending.id, "checks")
+    # Marked unsettled before Vonage is asked, so that a check whose answer is lost (a timeout, a
+    # dropped connection, this worker killed) is remembered, and the next check asks what became of it.
+    counted = get_store().begin_check(pending.id)
     if counted is None:
         raise NoPendingVerificationError()
     number = counted.number
@@ -343,24 +354,61 @@ def check_otp() -> tuple[dict[str, Any], int]:
         # Vonage ends a request after three wrong codes, so this cap is mostly reached by checks that ended
         # in faults: say what happened, not "wrong codes".
         raise TooManyAttemptsError("This code was checked too many times. Please request a new code.")
+    verifier = get_verifier()
+    state = verifier.status(counted.request_id) if counted.unsettled else "in_progress"
+    if state == "approved":
+        # An earlier check was approved and its answer lost: this one gets what that one should have.
+        _outcome("approved", number, event="code_checked")
+        return _verified(counted)
+    if state == "ended":
+        _end(counted)
+        _outcome("expired", number, event="code_checked")
+        raise VerificationExpiredError()
     try:
-        get_verifier().check(counted.request_id, code)
+        verifier.check(counted.request_id, code)
     except WrongCodeError:
         # The entry stays: a person who mistyped tries again with the same code.
+        _settle(counted)
         _outcome("wrong_code", number, event="code_checked")
         raise
     except (TooManyAttemptsError, VerificationExpiredError) as exc:
         _end(counted)
         _outcome("too_many_attempts" if isinstance(exc, TooManyAttemptsError) else "expired", number,
                  event="code_checked")
+        if state == "unknown" and isinstance(exc, VerificationExpiredError):
+            raise VerificationExpiredError(LOST_ANSWER) from exc
         raise
-    _end(counted)
+    except (UpstreamTimeoutError, UpstreamUnavailableError):
+        raise  # the check may have reached Vonage: it stays unsettled
+    except OtpError:
+        _settle(counted)  # Vonage answered: nothing was approved
+        raise
     _outcome("approved", number, event="code_checked")
+    return _verified(counted)
+
+
+# Verify v2 cannot say what became of a request: when it no longer knows one whose last check was lost,
+# the code may have been accepted, and the person is told so.
+LOST_ANSWER = ("This code may already have been accepted: the answer to an earlier check was lost, and the "
+               "verification is over now. Please request a new code.")
+
+
+def _settle(pending: Pending) -> None:
+    try:
+        get_store().settle(pending.id)
+    except StoreError:
+        # The next check then asks Vonage first: one call more, no wrong answer.
+        log.error("could not settle a check for %s", phone.mask(pending.number))
+
+
+def _verified(counted: Pending) -> tuple[dict[str, Any], int]:
+    """End the verification and answer the signed proof of it."""
+    _end(counted)
     channels = current_app.config["OTP_CHANNELS"][:counted.deliveries]
-    token = get_tokens().issue(Verified(counted.id, number, counted.nonce, channels),
+    token = get_tokens().issue(Verified(counted.id, counted.number, counted.nonce, channels),
                                issuer=request.url_root.rstrip("/"))
     return {"message": "The phone number is verified.", "verified": True, "verificationId": counted.id,
-            "phoneNumber": number, "token": token}, 200
+            "phoneNumber": counted.number, "token": token}, 200
 
 
 @bp.get("/.well-known/jwks.json")

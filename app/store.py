@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import redis
 from redis.backoff import NoBackoff
@@ -19,9 +19,6 @@ from redis.retry import Retry
 
 from .config import ConfigError
 from .errors import StoreError
-
-Counter = Literal["checks", "deliveries"]
-COUNTERS: tuple[Counter, ...] = ("checks", "deliveries")
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,9 @@ class Pending:
     checks: int = 0
     # Deliveries made so far: 1 after the first code, one more for each next step of the workflow.
     deliveries: int = 1
+    # A check began and its outcome was never learnt (a timeout, a dropped connection, a worker killed
+    # mid-call): Vonage may have approved the code. The next check asks Vonage first.
+    unsettled: bool = False
 
 
 class Store(Protocol):
@@ -49,8 +49,15 @@ class Store(Protocol):
     def latest(self, number: str) -> Pending | None:
         """Return the latest pending verification of ``number``, or None."""
 
-    def count(self, verification_id: str, counter: Counter) -> Pending | None:
-        """Add one to ``counter`` atomically and return the verification as counted, or None."""
+    def begin_check(self, verification_id: str) -> Pending | None:
+        """Count one more check and mark it unsettled, atomically; return the verification as it was
+        before this mark (``unsettled`` says whether an earlier check never settled), or None."""
+
+    def settle(self, verification_id: str) -> None:
+        """Record that the last check's outcome is known."""
+
+    def count_delivery(self, verification_id: str) -> None:
+        """Count one more delivery of the code."""
 
     def delete(self, pending: Pending) -> bool:
         """Remove the verification (and the number's index when it still names it); True when removed."""
@@ -111,13 +118,26 @@ class MemoryStore:
             entry = None if verification_id is None else self._live(verification_id)
             return None if entry is None else entry.pending
 
-    def count(self, verification_id: str, counter: Counter) -> Pending | None:
+    def begin_check(self, verification_id: str) -> Pending | None:
         with self._lock:
             entry = self._live(verification_id)
             if entry is None:
                 return None
-            entry.pending = replace(entry.pending, **{counter: getattr(entry.pending, counter) + 1})
-            return entry.pending
+            before = entry.pending
+            entry.pending = replace(before, checks=before.checks + 1, unsettled=True)
+            return replace(entry.pending, unsettled=before.unsettled)
+
+    def settle(self, verification_id: str) -> None:
+        with self._lock:
+            entry = self._live(verification_id)
+            if entry is not None:
+                entry.pending = replace(entry.pending, unsettled=False)
+
+    def count_delivery(self, verification_id: str) -> None:
+        with self._lock:
+            entry = self._live(verification_id)
+            if entry is not None:
+                entry.pending = replace(entry.pending, deliveries=entry.pending.deliveries + 1)
 
     def delete(self, pending: Pending) -> bool:
         with self._lock:
@@ -134,11 +154,22 @@ class MemoryStore:
             return len(self._data)
 
 
-# Every script touches one key, so each key may live on its own node of a cluster.
-_COUNT = """
+# Every script touches one key, so each key may live on its own node of a cluster; none recreates a
+# record that expired meanwhile.
+_BEGIN_CHECK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-return redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries')
+local before = redis.call('HGET', KEYS[1], 'unsettled') or '0'
+redis.call('HINCRBY', KEYS[1], 'checks', 1)
+redis.call('HSET', KEYS[1], 'unsettled', 1)
+local values = redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries')
+values[6] = before
+return values
+"""
+_SET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+"""
+_INCR_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
 """
 # Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
 _DELETE_IF_EQUAL = """
@@ -147,7 +178,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-_FIELDS = ("number", "rid", "nonce", "checks", "deliveries")
+_FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled")
 
 
 class RedisStore:
@@ -159,7 +190,9 @@ class RedisStore:
     def __init__(self, client: redis.Redis, prefix: str = "otp:") -> None:
         self._redis = client
         self._prefix = prefix
-        self._count = client.register_script(_COUNT)
+        self._begin_check = client.register_script(_BEGIN_CHECK)
+        self._set_if_exists = client.register_script(_SET_IF_EXISTS)
+        self._incr_if_exists = client.register_script(_INCR_IF_EXISTS)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
 
     @classmethod
@@ -183,10 +216,11 @@ class RedisStore:
         return f"{self._prefix}n:{number}"
 
     def _pending(self, verification_id: str, values: list[Any]) -> Pending | None:
-        number, rid, nonce, checks, deliveries = values
+        number, rid, nonce, checks, deliveries, unsettled = values
         if number is None or rid is None:
             return None
-        return Pending(verification_id, number, rid, nonce or "", int(checks or 0), int(deliveries or 1))
+        return Pending(verification_id, number, rid, nonce or "", int(checks or 0), int(deliveries or 1),
+                       unsettled == "1")
 
     def create(self, pending: Pending, ttl: int) -> None:
         record = self._record(pending.id)
@@ -194,7 +228,8 @@ class RedisStore:
             with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id,
                                            "nonce": pending.nonce, "checks": pending.checks,
-                                           "deliveries": pending.deliveries})
+                                           "deliveries": pending.deliveries,
+                                           "unsettled": int(pending.unsettled)})
                 pipe.expire(record, ttl)
                 pipe.set(self._index(pending.number), pending.id, ex=ttl)
                 pipe.execute()
@@ -215,14 +250,24 @@ class RedisStore:
             raise StoreError() from exc
         return None if verification_id is None else self.get(str(verification_id))
 
-    def count(self, verification_id: str, counter: Counter) -> Pending | None:
-        if counter not in COUNTERS:
-            raise ValueError(f"unknown counter {counter!r}")
+    def begin_check(self, verification_id: str) -> Pending | None:
         try:
-            values = self._count(keys=[self._record(verification_id)], args=[counter])
+            values = self._begin_check(keys=[self._record(verification_id)])
         except redis.RedisError as exc:
             raise StoreError() from exc
         return self._pending(verification_id, values) if values else None
+
+    def settle(self, verification_id: str) -> None:
+        try:
+            self._set_if_exists(keys=[self._record(verification_id)], args=["unsettled", 0])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+
+    def count_delivery(self, verification_id: str) -> None:
+        try:
+            self._incr_if_exists(keys=[self._record(verification_id)], args=["deliveries"])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
 
     def delete(self, pending: Pending) -> bool:
         try:

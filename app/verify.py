@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol, TypeVar
 
 import requests
+import urllib3
 from pydantic import ValidationError
 from vonage_http_client import (
     Auth,
@@ -82,6 +83,10 @@ class Verifier(Protocol):
     def cancel(self, request_id: str) -> None:
         """End the request at the provider; raise an OtpError subclass when it refuses."""
 
+    def status(self, request_id: str) -> str:
+        """What became of the request: ``approved``, ``in_progress``, ``ended`` (failed, expired, cancelled
+        or unknown to the provider), or ``unknown`` when the provider cannot say."""
+
 
 # --- translation of failures ------------------------------------------------------------------------
 # Legacy statuses: https://developer.vonage.com/en/api/verify#verifyRequest (response codes).
@@ -132,6 +137,15 @@ class _VerifyLegacy(VerifyLegacy):  # type: ignore[misc]
     def _check_for_error(self, response: object) -> None:
         if not isinstance(response, dict) or str(response.get("status")) != "0":
             raise _StatusError(response)
+
+    def status_of(self, request_id: str) -> str:
+        """The search endpoint's status word (SUCCESS, IN PROGRESS, FAILED, EXPIRED, CANCELLED). The SDK's
+        search() raises a string-only error for "not found" and for a refused account alike."""
+        answer = self._http_client.get(self._http_client.api_host, "/verify/search/json",
+                                       {"request_id": request_id}, self._auth_type)
+        if not isinstance(answer, dict) or "error_text" in answer or not answer.get("status"):
+            raise _StatusError(answer)
+        return str(answer["status"])
 
 
 def _raise(error: type[OtpError], op: str, status: str, detail: str, cause: Exception,
@@ -194,13 +208,34 @@ def _call(op: str, fn: Callable[[], T], by_status: Mapping[int, type[OtpError]] 
         _translate(exc, op, {})
 
 
+class _OneBoundedAttempt(HttpClient):  # type: ignore[misc]
+    """The SDK's HTTP client, making each call one attempt bounded by VONAGE_TIMEOUT in all.
+
+    vonage-http-client 1.5.2's make_request differs from that in two ways its options cannot change:
+    - When the connection drops after the request was sent (RemoteDisconnected), it sends the request
+      again, as many times as the pool is large (pool_maxsize) and without backoff. Vonage may have
+      processed each one: a second SMS, a burnt wrong-code attempt, pool_maxsize x VONAGE_TIMEOUT of
+      waiting. Its loop reads that count from the options when a call is made, after __init__ has built
+      the pool from them; so the options the loop sees say 1, and the pool keeps its size.
+    - It hands requests ``timeout`` as seconds for the connect and again for each read, so a call could
+      last twice VONAGE_TIMEOUT. A urllib3 Timeout with ``total`` bounds connecting and the wait for the
+      answer together; requests passes such an object through unchanged.
+    tests/test_vonage_faults.py fails if a newer SDK retries or outlasts the bound again.
+    """
+
+    def __init__(self, auth: Auth, options: HttpClientOptions) -> None:
+        super().__init__(auth, options)
+        self._http_client_options = options.model_copy(update={"pool_maxsize": 1})
+        self._timeout = urllib3.Timeout(total=options.timeout)
+
+
 def _http_client(auth: Auth, api_host: str, timeout: int) -> HttpClient:
     """One SDK HTTP client per API and process: its headers dict is shared by every call it makes."""
     options = HttpClientOptions(api_host=api_host, timeout=timeout, pool_maxsize=POOL_MAXSIZE,
-                                # No urllib3 retries of a POST that may have reached Vonage: a resend is a
-                                # second SMS. The SDK still retries a keep-alive socket the server closed.
+                                # No urllib3 retries either: a connection that failed is answered 503 at
+                                # once, inside the time bound, rather than tried again.
                                 max_retries=0)
-    client = HttpClient(auth, options)
+    client = _OneBoundedAttempt(auth, options)
     # requests reads the proxy and CA-bundle variables and scans the whole environment on every call (an
     # eighth of a request's CPU here). Every call goes to one host, so resolve them once, as requests would.
     session = client._session
@@ -236,7 +271,17 @@ class VonageLegacyVerifier:
     def cancel(self, request_id: str) -> None:
         _call("cancel", lambda: self._client.cancel_verification(request_id))
 
+    def status(self, request_id: str) -> str:
+        try:
+            word = _call("search", lambda: self._client.status_of(request_id))
+        except VerificationExpiredError:
+            return "ended"  # status 101: no such request (any more)
+        return _SEARCH_STATES.get(word, "unknown")
 
+
+# The legacy search endpoint's words for what became of a request.
+_SEARCH_STATES = {"SUCCESS": "approved", "IN PROGRESS": "in_progress", "FAILED": "ended", "EXPIRED": "ended",
+                  "CANCELLED": "ended"}
 _CHANNELS = {"sms": SmsChannel, "voice": VoiceChannel}
 
 
@@ -282,6 +327,9 @@ class VonageV2Verifier:
     def cancel(self, request_id: str) -> None:
         _call("cancel", lambda: self._client.cancel_verification(request_id), _V2_STATUS["cancel"])
 
+    def status(self, request_id: str) -> str:
+        return "unknown"  # Verify v2 offers no way to ask what became of a request
+
 
 # --- the console provider (development) ------------------------------------------------------------
 @dataclass
@@ -291,6 +339,7 @@ class _Pending:
     expires_at: float
     wrong: int = 0
     deliveries: int = 1
+    approved: bool = False
 
 
 class ConsoleVerifier:
@@ -312,8 +361,7 @@ class ConsoleVerifier:
 
     def _live(self, request_id: str) -> _Pending:
         pending = self._pending.get(request_id)
-        if pending is None or pending.expires_at <= self._clock():
-            self._pending.pop(request_id, None)
+        if pending is None or pending.approved or pending.expires_at <= self._clock():
             raise VerificationExpiredError()
         return pending
 
@@ -322,7 +370,7 @@ class ConsoleVerifier:
             now = self._clock()
             self._pending = {rid: p for rid, p in self._pending.items() if p.expires_at > now}
             for rid, pending in self._pending.items():
-                if pending.number == number:
+                if pending.number == number and not pending.approved:
                     raise VerificationInProgressError(rid)
             request_id = secrets.token_hex(16)
             code = f"{secrets.randbelow(10 ** self._code_length):0{self._code_length}d}"
@@ -334,7 +382,7 @@ class ConsoleVerifier:
         with self._lock:
             pending = self._live(request_id)
             if hmac.compare_digest(pending.code, code):
-                del self._pending[request_id]
+                pending.approved = True  # kept until it expires, so that status() can tell
                 return
             pending.wrong += 1
             if pending.wrong >= MAX_WRONG_CODES:
@@ -354,6 +402,13 @@ class ConsoleVerifier:
         with self._lock:
             self._live(request_id)
             del self._pending[request_id]
+
+    def status(self, request_id: str) -> str:
+        with self._lock:
+            pending = self._pending.get(request_id)
+            if pending is not None and pending.approved:
+                return "approved"
+            return "ended" if pending is None or pending.expires_at <= self._clock() else "in_progress"
 
 
 def verifier_from_config(config: Mapping[str, Any]) -> Verifier:

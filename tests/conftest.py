@@ -126,6 +126,14 @@ class FakeVonage:
         else:
             self._problem(method, url, {"refused": 409, "expired": 404}[outcome])
 
+    def search(self, state: str = "IN PROGRESS", rid: str = "req-0001") -> None:
+        """Answer the legacy search endpoint: what became of a request (SUCCESS, IN PROGRESS, EXPIRED...)."""
+        self.mock.add(responses.GET, f"{API_HOST}/verify/search/json",
+                      json={"request_id": rid, "status": state, "number": SDK_NUMBER, "account_id": API_KEY})
+
+    def searches(self) -> list[Any]:
+        return [c for c in self.mock.calls if c.request.url.startswith(f"{API_HOST}/verify/search/json")]
+
     def raw(self, kind: str, rid: str = "req-0001", **answer: Any) -> None:
         """Any answer at all (a fault, an odd status) to a start or a check."""
         url = self.start_url() if kind == "start" else self.check_url(rid)

@@ -47,12 +47,32 @@ def test_resend_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVon
 def test_resend_refused_is_409_and_the_code_stays(client: FlaskClient, vonage: FakeVonage, app: Flask,
                                                   pending: str) -> None:
     vonage.control("next", "refused", rid=pending)
+    vonage.search("IN PROGRESS", rid=pending)
 
     resp = post(client, "/resend-otp")
 
     assert resp.status_code == 409
     assert resp.json["code"] == "action_refused"
     assert pending_rid(app) == pending
+    if vonage.api == "legacy":
+        assert "enter it" in resp.json["error"]  # Vonage said the request is in progress
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+@pytest.mark.parametrize(("path", "verb"), [("/resend-otp", "next"), ("/cancel-otp", "cancel")])
+@pytest.mark.parametrize("state", ["SUCCESS", "EXPIRED", "FAILED", "CANCELLED"])
+def test_legacy_19_on_a_request_that_is_over_is_410_not_the_code_stays_valid(
+        client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str, path: str, verb: str, state: str) -> None:
+    # Status 19 means "too early" or "too late"; the search endpoint says which.
+    vonage.control(verb, "refused", rid=pending)
+    vonage.search(state, rid=pending)
+
+    resp = post(client, path)
+
+    assert resp.status_code == 410 and resp.json["code"] == "code_expired"
+    assert "valid" not in resp.json["error"]
+    assert pending_rid(app) is None
+    assert len(vonage.searches()) == 1
 
 
 def test_resend_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient, vonage: FakeVonage, app: Flask,
@@ -113,6 +133,7 @@ def test_cancel_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVon
 def test_cancel_refused_is_409_and_the_code_stays_checkable(client: FlaskClient, vonage: FakeVonage, app: Flask,
                                                             pending: str) -> None:
     vonage.control("cancel", "refused", rid=pending)
+    vonage.search("IN PROGRESS", rid=pending)
     vonage.check("ok", rid=pending)
 
     resp = post(client, "/cancel-otp")

@@ -87,27 +87,48 @@ def test_ending_an_older_verification_keeps_the_newer_one_indexed(store: Store) 
 
 
 def test_checks_and_deliveries_are_counted_per_verification(store: Store) -> None:
-    assert store.count("vid-1", "checks") is None
+    assert store.begin_check("vid-1") is None
     store.create(pending("vid-1"), 60)
     store.create(pending("vid-2", rid="req-2"), 60)
 
-    assert store.count("vid-1", "checks") == pending("vid-1", checks=1)
-    assert store.count("vid-1", "checks") == pending("vid-1", checks=2)
-    assert store.count("vid-1", "deliveries") == pending("vid-1", checks=2, deliveries=2)
-    assert store.count("vid-2", "checks") == pending("vid-2", rid="req-2", checks=1)
-    assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2)
+    assert store.begin_check("vid-1") == pending("vid-1", checks=1)
+    store.settle("vid-1")
+    assert store.begin_check("vid-1") == pending("vid-1", checks=2)
+    store.count_delivery("vid-1")
+    assert store.begin_check("vid-2") == pending("vid-2", rid="req-2", checks=1)
+    assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2, unsettled=True)
+
+
+def test_a_check_that_never_settled_is_reported_to_the_next(store: Store) -> None:
+    store.create(pending("vid-1"), 60)
+
+    first = store.begin_check("vid-1")  # its answer is lost: nobody settles it
+    second = store.begin_check("vid-1")
+    store.settle("vid-1")
+    third = store.begin_check("vid-1")
+
+    assert first is not None and first.unsettled is False
+    assert second is not None and second.unsettled is True
+    assert third is not None and third.unsettled is False
+
+
+def test_settling_or_counting_an_expired_verification_does_not_bring_it_back(store: Store) -> None:
+    store.settle("gone")
+    store.count_delivery("gone")
+
+    assert store.get("gone") is None
 
 
 def test_checks_counted_from_many_threads_are_not_lost(store: Store) -> None:
     store.create(pending("vid-1"), 60)
-    threads = [threading.Thread(target=lambda: [store.count("vid-1", "checks") for _ in range(25)])
+    threads = [threading.Thread(target=lambda: [store.begin_check("vid-1") for _ in range(25)])
                for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
 
-    counted = store.count("vid-1", "checks")
+    counted = store.begin_check("vid-1")
     assert counted is not None and counted.checks == 201
 
 
@@ -149,7 +170,7 @@ def test_memory_entries_expire() -> None:
     clock.now += 1
     assert store.get("vid-1") is None
     assert store.latest(NUMBER) is None
-    assert store.count("vid-1", "checks") is None
+    assert store.begin_check("vid-1") is None
     assert store.delete(entry) is False
 
 
@@ -187,12 +208,13 @@ def test_redis_entries_expire() -> None:
         time.sleep(0.01)
 
     assert store.get("vid-1") is None
-    assert store.count("vid-1", "checks") is None
+    assert store.begin_check("vid-1") is None
 
 
 @pytest.mark.parametrize("op", [
     lambda s: s.create(pending(), 60), lambda s: s.get("vid-1"), lambda s: s.latest(NUMBER),
-    lambda s: s.count("vid-1", "checks"), lambda s: s.delete(pending()), lambda s: s.ping(),
+    lambda s: s.begin_check("vid-1"), lambda s: s.settle("vid-1"), lambda s: s.count_delivery("vid-1"),
+    lambda s: s.delete(pending()), lambda s: s.ping(),
 ])
 def test_redis_down_raises_store_error(op: Callable[[Store], object]) -> None:
     store = RedisStore.from_url("redis://127.0.0.1:1/0")
@@ -290,6 +312,6 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
 
     record = f"otp:v:{started.json['verificationId']}"
     assert clean_redis_pending.hgetall(record) == {"number": NUMBER, "rid": "req-ttl", "nonce": "", "checks": "0",
-                                                   "deliveries": "1"}
+                                                   "deliveries": "1", "unsettled": "0"}
     assert clean_redis_pending.get(f"otp:n:{NUMBER}") == started.json["verificationId"]
     assert 175 <= clean_redis_pending.ttl(record) <= 180
