@@ -20,14 +20,16 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 # The embedded defaults: codes are printed to the terminal instead of sent, pending codes live in memory,
 # tokens are signed with a development key made once into a git-ignored file, and the cookie goes over
-# plain http (the dev server is http on 127.0.0.1).
+# plain http. `make run PORT=8080 HOST=0.0.0.0` serves elsewhere; a change to the code reloads the server.
 DEV_KEY := .otp-dev-signing-key.pem
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 run: install
 	test -f $(DEV_KEY) || $(BIN)/flask otp keygen --out $(DEV_KEY) >/dev/null
 	OTP_PROVIDER=console OTP_STORE_URL=memory:// OTP_LOG_FORMAT=text OTP_COOKIE_SECURE=false \
-	OTP_TOKEN_PRIVATE_KEY=$(DEV_KEY) OTP_TOKEN_ISSUER=http://127.0.0.1:5000 \
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	OTP_TOKEN_PRIVATE_KEY=$(DEV_KEY) OTP_TOKEN_ISSUER=http://$(HOST):$(PORT) \
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --reload
 
 test: install-test
 	$(BIN)/python -m pytest

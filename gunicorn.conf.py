@@ -21,6 +21,7 @@ if _OWN_METRICS_DIR:
 
 from app.config import ConfigError, load_config, log_format  # noqa: E402
 from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
+from app.verify import verifier_from_config  # noqa: E402
 
 wsgi_app = "wsgi:app"
 worker_class = "gthread"
@@ -32,7 +33,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "").strip() or 2 * len(os.sched_
 threads = 16
 timeout = 30
 graceful_timeout = 20
-keepalive = 5
+# As tight as the service allows: its requests are a short line and a few small headers. Idle keep-alive
+# connections are closed after 2 s. gunicorn has no timeout for a request that arrives slowly: the
+# README says to keep a buffering proxy (nginx) in front, which sends only whole requests.
+keepalive = 2
+limit_request_line = 2048
+limit_request_fields = 40
+limit_request_field_size = 4096
 # One service per host may run several instances; none of them needs gunicorn's control socket.
 control_socket_disable = True
 # Proxies whose X-Forwarded-Proto gunicorn trusts (the client address is OTP_TRUSTED_PROXIES' business).
@@ -41,7 +48,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # Access log to stdout, one line per request with its id and duration; as JSON fields when
 # OTP_LOG_FORMAT=json, as text otherwise. The app's own events go the same way (app.logs).
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
+# The path without its query string: a client that puts the number or the code in the URL must not get
+# them into the log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
 _formatter = {"()": "app.logs.JsonFormatter"} if log_format() == "json" else {
     "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
 logconfig_dict = {
@@ -60,33 +69,31 @@ logconfig_dict = {
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Check the settings once in the master, so a missing secret stops gunicorn with one clear line."""
+    """Check the settings once in the master, so a bad one stops gunicorn with one clear line."""
     try:
-        load_config()
+        config = load_config()
+        verifier_from_config(config)  # settings only the SDK can judge, such as a key that cannot sign
     except ConfigError as exc:
-        server.log.error("%s", exc)
-        on_exit(server)
-        raise SystemExit(3) from None
+        _refuse(server, str(exc))
+    if server.cfg.workers > 1:
+        # Each worker would keep its own pending codes: a check that lands on another worker fails while
+        # the SMS was sent and billed.
+        if config["OTP_STORE_URL"].startswith("memory://"):
+            _refuse(server, f"OTP_STORE_URL=memory:// cannot serve {server.cfg.workers} workers: each keeps its own "
+                            "pending codes. Set OTP_STORE_URL=redis://host:6379/0, or run --workers 1.")
+        if config["OTP_PROVIDER"] == "console":
+            _refuse(server, f"OTP_PROVIDER=console cannot serve {server.cfg.workers} workers: each knows only the "
+                            "codes it printed. Run --workers 1 (make run serves one process).")
     # Files of workers from an earlier run would be summed into /metrics.
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
 
 
-def post_worker_init(worker):  # type: ignore[no-untyped-def]
-    """Warn when several workers would each keep their own pending codes."""
-    config = getattr(worker.wsgi, "config", {})
-    workers = worker.cfg.workers
-    if workers < 2:
-        return
-    if str(config.get("OTP_STORE_URL", "")).startswith("memory://"):
-        worker.log.warning(
-            "OTP_STORE_URL=memory:// with %d workers: each worker keeps its own pending codes, so a check "
-            "that lands on another worker fails. Use OTP_STORE_URL=redis://... or --workers 1.", workers)
-    if config.get("OTP_PROVIDER") == "console":
-        worker.log.warning(
-            "OTP_PROVIDER=console with %d workers: each worker knows only the codes it printed, so a check "
-            "that lands on another worker gets 410. Use --workers 1 (make run serves one process).", workers)
+def _refuse(server, message):  # type: ignore[no-untyped-def]
+    server.log.error("%s", message)
+    on_exit(server)
+    raise SystemExit(3)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

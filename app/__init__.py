@@ -24,6 +24,8 @@ from .verify import verifier_from_config
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
+# Metric labels take a fixed set of values: a client choosing the method name must not add series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -48,20 +50,22 @@ def html_csp(captcha: str) -> str:
             f"frame-src {frames}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-def _no_debug(record: logging.LogRecord) -> bool:
-    return record.levelno > logging.DEBUG
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
 
 
-def _quiet_sdk_debug() -> None:
-    """Keep the SDK's logger above DEBUG, where it logs the Authorization header and the code it sends.
+def _quiet_sdk() -> None:
+    """Keep the SDK's logger to errors. At DEBUG it logs the Authorization header and the code it sends;
+    at WARNING, Vonage's whole answer and request id for ordinary outcomes (a typo, a repeat request, a
+    resend). The service's own event lines speak of outcomes, with nothing secret in them.
 
     The level guards the usual case; the filter also holds when someone lowers the level later.
     """
     sdk = logging.getLogger("vonage")
-    if sdk.level < logging.INFO:
-        sdk.setLevel(logging.INFO)
-    if _no_debug not in sdk.filters:
-        sdk.addFilter(_no_debug)
+    if sdk.level < logging.ERROR:
+        sdk.setLevel(logging.ERROR)
+    if _errors_only not in sdk.filters:
+        sdk.addFilter(_errors_only)
 
 
 def _token_issuer(config: Mapping[str, Any]) -> TokenIssuer:
@@ -81,7 +85,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    _quiet_sdk_debug()
+    _quiet_sdk()
 
     app.extensions["otp_store"] = store_from_url(config["OTP_STORE_URL"])
     app.extensions["otp_verifier"] = verifier_from_config(config)
@@ -138,7 +142,8 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
             response.headers["Content-Security-Policy"] = page_csp
         response.headers["X-Request-ID"] = request_id()
         endpoint = request.endpoint or "unmatched"
-        metrics.REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in HTTP_METHODS else "other"
+        metrics.REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
         if "started" in g:
             metrics.REQUEST_LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
         return response

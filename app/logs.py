@@ -54,6 +54,18 @@ class JsonFormatter(_JsonFormatter):
                     log_data[field] = int(value) if field in ("status", "bytes", "duration_ms") else value
 
 
+class NoQueryString(logging.Filter):
+    """Drop the query string from the request lines the development server logs: a client that puts the
+    number or the code in the URL must not get them into the log (gunicorn's line logs the path only)."""
+
+    _QUERY = re.compile(r"\?\S*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
+            record.args = (self._QUERY.sub("", record.args[0]), *record.args[1:])
+        return True
+
+
 def make_handler(fmt: str) -> logging.Handler:
     """A stdout handler writing ``json`` or ``text`` lines, with request ids."""
     handler = logging.StreamHandler(sys.stdout)
@@ -69,3 +81,4 @@ def configure_logging(fmt: str) -> None:
         return
     root.addHandler(make_handler(fmt))
     root.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").addFilter(NoQueryString())

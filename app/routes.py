@@ -81,6 +81,10 @@ def _body() -> Mapping[str, Any]:
         data = request.get_json()
     except BadRequest as exc:
         raise InvalidJsonError() from exc
+    except RecursionError as exc:
+        # json nests by recursion: ten thousand '[' under the size cap exhaust the stack. Python's own
+        # stack guard turns that into this exception, raised before anything else of the request ran.
+        raise InvalidJsonError("The request body nests too deeply: send a flat JSON object.") from exc
     if not isinstance(data, dict):
         raise InvalidJsonError("The request body must be a JSON object, e.g. {\"phoneNumber\": \"+14155552671\"}.")
     return data

@@ -19,6 +19,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 import requests
 import urllib3
+from jwt import PyJWTError
 from pydantic import ValidationError
 from vonage_http_client import (
     Auth,
@@ -421,6 +422,13 @@ def verifier_from_config(config: Mapping[str, Any]) -> Verifier:
               "brand": config["VONAGE_BRAND"], "code_length": config["VONAGE_CODE_LENGTH"]}
     if config["VONAGE_APPLICATION_ID"]:
         auth = Auth(application_id=config["VONAGE_APPLICATION_ID"], private_key=config["VONAGE_PRIVATE_KEY"])
+        try:
+            # Sign one token now: a key that cannot sign (a corrupt PEM, an EC key where Vonage wants RSA)
+            # would otherwise turn every send into a 500.
+            auth.create_jwt_auth_string()
+        except (ValueError, TypeError, PyJWTError) as exc:
+            raise ConfigError(f"VONAGE_PRIVATE_KEY cannot sign the RS256 token Vonage needs ({type(exc).__name__}); "
+                              "use the application's private key from the Vonage dashboard") from None
     else:
         auth = Auth(api_key=config["VONAGE_API_KEY"], api_secret=config["VONAGE_API_SECRET"])
     try:

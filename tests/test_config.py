@@ -82,25 +82,45 @@ def test_create_app_fails_with_the_config_message() -> None:
         create_app({"OTP_PROVIDER": "vonage"})
 
 
-def test_the_vonage_logger_is_kept_above_debug(settings: dict[str, str]) -> None:
+def test_the_vonage_logger_is_kept_to_errors(settings: dict[str, str]) -> None:
     logging.getLogger("vonage").setLevel(logging.DEBUG)
     try:
         create_app(settings)
-        assert logging.getLogger("vonage").getEffectiveLevel() >= logging.INFO
+        assert logging.getLogger("vonage").getEffectiveLevel() >= logging.ERROR
     finally:
         logging.getLogger("vonage").setLevel(logging.NOTSET)
 
 
-def test_sdk_debug_lines_are_dropped_even_when_its_level_is_lowered_later(
+def test_sdk_lines_below_error_are_dropped_even_when_its_level_is_lowered_later(
         settings: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
     create_app(settings)
     caplog.set_level(logging.DEBUG, logger="vonage")
 
     logging.getLogger("vonage").debug("headers: Authorization: Basic c2VjcmV0")
-    logging.getLogger("vonage").warning("an HTTP error")
+    logging.getLogger("vonage").warning("Http Response Error! Status code: 400; content: '{...}'")
+    logging.getLogger("vonage").error("something the SDK itself cannot handle")
 
-    assert "Authorization" not in caplog.text
-    assert "an HTTP error" in caplog.text
+    assert "Authorization" not in caplog.text and "Http Response Error" not in caplog.text
+    assert "cannot handle" in caplog.text
+
+
+@pytest.mark.parametrize("api", ["v2"])
+def test_ordinary_v2_outcomes_leave_only_the_services_own_lines(
+        client: object, vonage: object, caplog: pytest.LogCaptureFixture) -> None:
+    vonage.start("ok")  # type: ignore[attr-defined]
+    vonage.start("in_progress")  # type: ignore[attr-defined]
+    vonage.check("wrong")  # type: ignore[attr-defined]
+    vonage.control("next", "refused")  # type: ignore[attr-defined]
+    with caplog.at_level(logging.DEBUG):
+        client.post("/request-otp", json={"phoneNumber": "+14155552671"})  # type: ignore[attr-defined]
+        client.post("/check-otp", json={"code": "000000"})  # type: ignore[attr-defined]
+        client.post("/request-otp", json={"phoneNumber": "+14155552671"}, environ_base={  # type: ignore[attr-defined]
+            "REMOTE_ADDR": "192.0.2.1"})
+        client.post("/resend-otp", json={})  # type: ignore[attr-defined]
+
+    assert [r for r in caplog.records if r.name.startswith("vonage")] == []
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert {"wrong_code", "in_progress"} <= {getattr(r, "outcome", None) for r in caplog.records}
 
 
 def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:

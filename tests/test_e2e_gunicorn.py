@@ -158,7 +158,10 @@ def _free_port() -> int:
 class Gunicorn:
     """The service as operators run it: gunicorn from the project's venv, gthread workers, Redis."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: list[str] | None = None) -> None:
+        # By default 2 workers and the access-log line with the worker's pid; args=[] keeps gunicorn.conf.py's.
+        self.args = ["--workers", "2", "--threads", "4", "--access-logfile", "-", "--access-logformat",
+                     "pid=%(p)s %(r)s %(s)s"] if args is None else args
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = env
@@ -169,8 +172,7 @@ class Gunicorn:
         gunicorn = Path(sys.executable).parent / "gunicorn"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{self.port}",
-                 "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(r)s %(s)s", "wsgi:app"],
+                [str(gunicorn), *self.args, "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -278,16 +280,55 @@ def test_a_vonage_that_does_not_answer_gets_504(service: Gunicorn, stand_in: tup
     assert not fake.hold.is_set(), "the service answered before the stand-in did"
 
 
-def test_memory_store_and_console_under_several_workers_are_warned_about(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"OTP_PROVIDER": "vonage", "VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "s", "OTP_STORE_URL": "memory://"},
+     "OTP_STORE_URL=memory:// cannot serve 2 workers"),
+    ({"OTP_PROVIDER": "console", "OTP_STORE_URL": REDIS_URL}, "OTP_PROVIDER=console cannot serve 2 workers"),
+])
+def test_gunicorn_refuses_several_workers_that_would_each_keep_their_own_codes(settings: dict[str, str],
+                                                                               named: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
-    env.update(OTP_PROVIDER="console", OTP_STORE_URL="memory://")
-    server = Gunicorn(env, tmp_path / "gunicorn.log")
+    env.update(settings, OTP_TOKEN_PRIVATE_KEY=SIGNING_KEY_PEM, OTP_TOKEN_ISSUER=ISSUER)
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+
+    done = subprocess.run([str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{_free_port()}", "wsgi:app"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert named in output and "Traceback" not in output
+    assert "Booting worker" not in output  # refused in the master, before any worker sent anything
+
+
+def test_a_vonage_key_that_cannot_sign_stops_gunicorn_with_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="vonage", VONAGE_VERIFY_API="v2", VONAGE_APPLICATION_ID="app-1",
+               VONAGE_PRIVATE_KEY=SIGNING_KEY_PEM,  # an EC key: Vonage's JWTs are RS256
+               OTP_TOKEN_PRIVATE_KEY=SIGNING_KEY_PEM, OTP_TOKEN_ISSUER=ISSUER, OTP_STORE_URL=REDIS_URL)
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+
+    done = subprocess.run([str(gunicorn), "--bind", f"127.0.0.1:{_free_port()}", "wsgi:app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert output.count("VONAGE_PRIVATE_KEY cannot sign") == 1 and "Traceback" not in output
+
+
+def test_the_access_log_has_no_query_string(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", OTP_STORE_URL=REDIS_URL, WEB_CONCURRENCY="1")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=[])
     server.start()
-    server.stop()
+    try:
+        requests.post(server.base + "/check-otp?phoneNumber=%2B14155552671&code=654321", json={}, timeout=10)
+    finally:
+        server.stop()
 
     log = server.log_path.read_text()
-    assert re.search(r"OTP_STORE_URL=memory:// with 2 workers", log)
-    assert re.search(r"OTP_PROVIDER=console with 2 workers", log)
+    access = [json.loads(line) for line in log.splitlines() if "gunicorn.access" in line]
+    assert [(a["method"], a["path"]) for a in access if a["method"] == "POST"] == [("POST", "/check-otp")]
+    assert "654321" not in log and "4155552671" not in log
 
 
 def test_missing_secrets_stop_gunicorn_with_one_message() -> None:

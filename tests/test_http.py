@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -122,3 +124,18 @@ def test_app_is_built_from_a_plain_dict(app: Flask) -> None:
     assert app.config["VONAGE_CODE_LENGTH"] == 6
     assert app.config["VONAGE_PIN_EXPIRY"] == 300
     assert app.config["VONAGE_API_HOST"] == "api.nexmo.com"
+
+
+@pytest.mark.parametrize("path", ["/request-otp", "/check-otp", "/resend-otp", "/cancel-otp"])
+def test_a_deeply_nested_body_is_400_and_counted_against_the_client(
+        settings: dict[str, str], vonage: FakeVonage, path: str, caplog: pytest.LogCaptureFixture) -> None:
+    client = create_app(settings | {"OTP_RATELIMIT_REQUEST_IP": "3/minute",
+                                    "OTP_RATELIMIT_CHECK_IP": "3/minute"}).test_client()
+    body = "[" * 5000 + "]" * 5000  # 10 KB, under the 16 KiB cap
+
+    answers = [client.post(path, data=body, content_type="application/json") for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [400, 400, 400, 429]
+    assert answers[0].json["code"] == "invalid_json"
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(vonage.mock.calls) == 0

@@ -140,3 +140,17 @@ def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: F
     assert grew("otp_vonage_errors_total", operation="check", status=wrong_status) == 1
     assert grew("otp_vonage_latency_seconds_count", operation="start") == 3
     assert grew("otp_http_request_duration_seconds_count", endpoint="otp.request_otp") == 4
+
+
+def test_made_up_methods_add_no_metric_series(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/healthz")
+    before = client.get("/metrics").get_data(as_text=True)
+
+    for i in range(50):
+        client.open("/healthz", method=f"BREW{i}")
+
+    after = client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in after
+    assert 'method="other"' in after
+    assert after.count("otp_http_requests_total{") <= before.count("otp_http_requests_total{") + 3
