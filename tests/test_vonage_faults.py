@@ -4,6 +4,7 @@ not lost. The real SDK runs against an HTTPS stand-in that drops connections and
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -115,17 +116,23 @@ def timed(call: Callable[[], object]) -> tuple[object, float]:
 
 
 def test_a_start_whose_connection_drops_after_sending_is_sent_once(
-        stub: tuple[Misbehaving, Path], against_stub: Callable[..., FlaskClient]) -> None:
+        stub: tuple[Misbehaving, Path], against_stub: Callable[..., FlaskClient],
+        caplog: pytest.LogCaptureFixture) -> None:
     server, _ = stub
     client = against_stub(VONAGE_TIMEOUT="2")
     server.script = ["drop"] * 40
 
-    resp, elapsed = timed(lambda: client.post("/request-otp", json={"phoneNumber": NUMBER}))
+    with caplog.at_level(logging.DEBUG):
+        resp, elapsed = timed(lambda: client.post("/request-otp", json={"phoneNumber": NUMBER}))
 
     assert resp.status_code == 503 and resp.json["code"] == "upstream_unavailable"  # type: ignore[attr-defined]
     # The SDK alone would send it again as many times as its pool is large: each one a possible SMS.
     assert len(server.calls) == 1
     assert elapsed < 2 + MARGIN
+    # One line says what happened, from the service; none from the SDK about retrying.
+    [event] = [r for r in caplog.records if getattr(r, "event", "") == "vonage_error"]
+    assert event.operation == "start" and event.vonage_status == "connection"  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.name.startswith("vonage")]
 
 
 def test_a_check_whose_connection_drops_is_sent_once(stub: tuple[Misbehaving, Path],
