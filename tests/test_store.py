@@ -17,7 +17,9 @@ import redis
 from app import create_app
 from app.config import ConfigError
 from app.errors import StoreError
-from app.store import MemoryStore, Pending, RedisStore, Store, store_from_url
+from app.store import Pending, Store, store_from_url
+from app.store.memory import MemoryStore
+from app.store.redis import RedisStore
 
 from .conftest import NUMBER, SETTINGS, FakeVonage, redis_or_fail
 

@@ -1,0 +1,74 @@
+"""Pending verifications: verification id -> number, provider request id, nonce and counters, with a TTL.
+
+Each verification is found by its id (the handle its owner holds); a per-number index names the latest
+verification of each number, so that a second request for a number can tell whether the provider's
+"already in progress" is one of ours.
+
+One module per backend family; each imports its own driver, and nothing else imports those drivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..config import ConfigError
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One pending verification, as its owner's requests see it."""
+
+    id: str
+    number: str
+    request_id: str
+    nonce: str = ""
+    checks: int = 0
+    # Deliveries made so far: 1 after the first code, one more for each next step of the workflow.
+    deliveries: int = 1
+    # A check began and its outcome was never learnt (a timeout, a dropped connection, a worker killed
+    # mid-call): Vonage may have approved the code. The next check asks Vonage first.
+    unsettled: bool = False
+
+
+class Store(Protocol):
+    """Pending verifications, shared by every worker that uses the same backend."""
+
+    def create(self, pending: Pending, ttl: int) -> None:
+        """Keep ``pending`` for ``ttl`` seconds and make it the latest verification of its number."""
+
+    def get(self, verification_id: str) -> Pending | None:
+        """Return the verification with this id, or None when there is none or it has expired."""
+
+    def latest(self, number: str) -> Pending | None:
+        """Return the latest pending verification of ``number``, or None."""
+
+    def begin_check(self, verification_id: str) -> Pending | None:
+        """Count one more check and mark it unsettled, atomically; return the verification as it was
+        before this mark (``unsettled`` says whether an earlier check never settled), or None."""
+
+    def settle(self, verification_id: str) -> None:
+        """Record that the last check's outcome is known."""
+
+    def count_delivery(self, verification_id: str) -> None:
+        """Count one more delivery of the code."""
+
+    def delete(self, pending: Pending) -> bool:
+        """Remove the verification (and the number's index when it still names it); True when removed."""
+
+    def ping(self) -> None:
+        """Raise StoreError unless the backend answers."""
+
+
+def store_from_url(url: str) -> Store:
+    """Build the backend the URL's scheme names; an unknown scheme fails at startup."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    if scheme in ("redis", "rediss"):
+        from .redis import RedisStore
+
+        return RedisStore.from_url(url)
+    raise ConfigError("OTP_STORE_URL must start with memory://, redis:// or rediss://")

@@ -1,0 +1,141 @@
+"""RedisStore: pending verifications in Redis, shared by every worker and instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..errors import StoreError
+from . import Pending
+
+# Every script touches one key, so each key may live on its own node of a cluster; none recreates a
+# record that expired meanwhile.
+_BEGIN_CHECK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local before = redis.call('HGET', KEYS[1], 'unsettled') or '0'
+redis.call('HINCRBY', KEYS[1], 'checks', 1)
+redis.call('HSET', KEYS[1], 'unsettled', 1)
+local values = redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries')
+values[6] = before
+return values
+"""
+_SET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+"""
+_INCR_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
+"""
+# Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled")
+
+
+class RedisStore:
+    """Entries in Redis: shared by every worker and instance, and kept across restarts of the service.
+
+    ``<prefix>v:<id>`` is a hash per verification; ``<prefix>n:<number>`` names the number's latest one.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "otp:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._begin_check = client.register_script(_BEGIN_CHECK)
+        self._set_if_exists = client.register_script(_SET_IF_EXISTS)
+        self._incr_if_exists = client.register_script(_INCR_IF_EXISTS)
+        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "otp:") -> RedisStore:
+        """Connect lazily to ``redis://`` or ``rediss://`` with short timeouts, so an outage fails fast."""
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            # One immediate retry covers a connection that a Redis restart closed; no backoff sleeps.
+            retry=Retry(NoBackoff(), 1),
+        )
+        return cls(client, prefix)
+
+    def _record(self, verification_id: str) -> str:
+        return f"{self._prefix}v:{verification_id}"
+
+    def _index(self, number: str) -> str:
+        return f"{self._prefix}n:{number}"
+
+    def _pending(self, verification_id: str, values: list[Any]) -> Pending | None:
+        number, rid, nonce, checks, deliveries, unsettled = values
+        if number is None or rid is None:
+            return None
+        return Pending(verification_id, number, rid, nonce or "", int(checks or 0), int(deliveries or 1),
+                       unsettled == "1")
+
+    def create(self, pending: Pending, ttl: int) -> None:
+        record = self._record(pending.id)
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id,
+                                           "nonce": pending.nonce, "checks": pending.checks,
+                                           "deliveries": pending.deliveries,
+                                           "unsettled": int(pending.unsettled)})
+                pipe.expire(record, ttl)
+                pipe.set(self._index(pending.number), pending.id, ex=ttl)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+
+    def get(self, verification_id: str) -> Pending | None:
+        try:
+            values = self._redis.hmget(self._record(verification_id), _FIELDS)
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        return self._pending(verification_id, values)
+
+    def latest(self, number: str) -> Pending | None:
+        try:
+            verification_id = self._redis.get(self._index(number))
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        return None if verification_id is None else self.get(str(verification_id))
+
+    def begin_check(self, verification_id: str) -> Pending | None:
+        try:
+            values = self._begin_check(keys=[self._record(verification_id)])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        return self._pending(verification_id, values) if values else None
+
+    def settle(self, verification_id: str) -> None:
+        try:
+            self._set_if_exists(keys=[self._record(verification_id)], args=["unsettled", 0])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+
+    def count_delivery(self, verification_id: str) -> None:
+        try:
+            self._incr_if_exists(keys=[self._record(verification_id)], args=["deliveries"])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+
+    def delete(self, pending: Pending) -> bool:
+        try:
+            removed = bool(self._redis.delete(self._record(pending.id)))
+            self._delete_if_equal(keys=[self._index(pending.number)], args=[pending.id])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        return removed
+
+    def ping(self) -> None:
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise StoreError() from exc
