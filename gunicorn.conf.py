@@ -21,6 +21,7 @@ if _OWN_METRICS_DIR:
 
 from app.config import ConfigError, load_config, log_format  # noqa: E402
 from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
+from app.store import store_from_url  # noqa: E402
 from app.verify import verifier_from_config  # noqa: E402
 
 wsgi_app = "wsgi:app"
@@ -84,6 +85,16 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         if config["OTP_PROVIDER"] == "console":
             _refuse(server, f"OTP_PROVIDER=console cannot serve {server.cfg.workers} workers: each knows only the "
                             "codes it printed. Run --workers 1 (make run serves one process).")
+        if config["OTP_RATELIMIT_STORAGE_URL"].startswith("memory://") and config["OTP_RATELIMIT_ENABLED"]:
+            _refuse(server, f"rate limits in memory:// cannot serve {server.cfg.workers} workers: each would count "
+                            "its own. Set OTP_RATELIMIT_STORAGE_URL to a shared limits storage (redis://..., "
+                            "memcached://..., mongodb://...), or run --workers 1.")
+    try:
+        # A SQL store behind the code's migrations is refused here once, not by every worker.
+        store_from_url(config["OTP_STORE_URL"], channels=config["OTP_CHANNELS"],
+                       record_days=config["OTP_RECORD_DAYS"], record_key=config["OTP_RECORD_KEY"]).close()
+    except ConfigError as exc:
+        _refuse(server, str(exc))
     # Files of workers from an earlier run would be summed into /metrics.
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(directory, ignore_errors=True)

@@ -87,7 +87,9 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     _quiet_sdk()
 
-    app.extensions["otp_store"] = store_from_url(config["OTP_STORE_URL"])
+    app.extensions["otp_store"] = store_from_url(config["OTP_STORE_URL"], channels=config["OTP_CHANNELS"],
+                                                 record_days=config["OTP_RECORD_DAYS"],
+                                                 record_key=config["OTP_RECORD_KEY"])
     app.extensions["otp_verifier"] = verifier_from_config(config)
     app.extensions["otp_tokens"] = _token_issuer(config)
     if config["OTP_PROVIDER"] == "console":

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .callers import new_api_key
 from .config import API_KEY_NAME
 from .tokens import generate_private_key_pem, load_private_key, public_jwk, public_pem
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # A plain click group: an AppGroup would load the app (and its settings) before every command.
 otp = click.Group("otp", help="Operator commands of the OTP service.")
@@ -49,3 +53,41 @@ def apikey(name: str) -> None:
     click.echo(f"API key for {name} (shown this once; give it to that caller, keep no copy):\n\n{key}\n\n"
                f"Add to OTP_API_KEYS (comma-separated with the keys already there):\n\n"
                f"OTP_API_KEYS={name}:{digest}")
+
+
+def _sql_engine() -> Engine:
+    from .config import SQL_SCHEMES, store_url_from
+    from .store.sql import engine_for
+
+    url = store_url_from()
+    if not url.lower().startswith(SQL_SCHEMES):
+        raise click.ClickException("OTP_STORE_URL is not a SQL database (postgresql:// or sqlite:///): "
+                                   "nothing to migrate")
+    return engine_for(url, pool_size=1)
+
+
+def _migrate(direction: str, revision: str) -> None:
+    from alembic import command
+
+    from .store.sql import alembic_config
+
+    engine = _sql_engine()
+    try:
+        getattr(command, direction)(alembic_config(engine), revision)
+    finally:
+        engine.dispose()
+    click.echo(f"The database is at migration {revision}.")
+
+
+@otp.command("db-upgrade")
+@click.option("--revision", default="head", show_default=True, help="The migration to upgrade to.")
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the SQL store's tables (OTP_STORE_URL) to the code's migrations."""
+    _migrate("upgrade", revision)
+
+
+@otp.command("db-downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the SQL store's tables back to REVISION ('base' removes them, and every pending code)."""
+    _migrate("downgrade", revision)

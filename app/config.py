@@ -29,7 +29,10 @@ LEGACY_WORKFLOWS = {1: ("sms", "voice", "voice"), 2: ("sms", "sms", "voice"), 3:
 TOKEN_TTL_RANGE = (30, 3600)
 ORIGIN_PATTERN = re.compile(r"https?://[^/?#@\s]+")
 LOG_FORMATS = ("json", "text")
-STORE_SCHEMES = ("memory://", "redis://", "rediss://")
+STORE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+sentinel://", "redis+cluster://", "postgresql://",
+                 "postgres://", "sqlite://")
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "redis+cluster://")
+SQL_SCHEMES = ("postgresql://", "postgres://", "sqlite://")
 
 
 RATE_LIMITS = {
@@ -282,6 +285,22 @@ def _origins(environ: Mapping[str, str], problems: list[str]) -> tuple[str, ...]
     return tuple(origins)
 
 
+def store_url_from(environ: Mapping[str, str] | None = None) -> str:
+    """OTP_STORE_URL alone, for the migration commands, which need no other setting."""
+    return (os.environ if environ is None else environ).get("OTP_STORE_URL", "").strip() or "memory://"
+
+
+def _records(env: Mapping[str, str], store_url: str, problems: list[str]) -> dict[str, Any]:
+    """How long a SQL store keeps the record of each ended verification, and the key that hides its number."""
+    days = _int(env, "OTP_RECORD_DAYS", 30, 0, 3650, problems)
+    key = env.get("OTP_RECORD_KEY", "").strip()
+    if store_url.lower().startswith(SQL_SCHEMES) and days and len(key) < 32:
+        problems.append("OTP_RECORD_KEY must be at least 32 characters with a SQL store (it keys the hash that "
+                        "records keep instead of numbers; make one with: python3 -c 'import secrets; "
+                        "print(secrets.token_urlsafe(32))'), or set OTP_RECORD_DAYS=0 to keep no records")
+    return {"OTP_RECORD_DAYS": days, "OTP_RECORD_KEY": key}
+
+
 def log_format(environ: Mapping[str, str] | None = None) -> str:
     """OTP_LOG_FORMAT alone, for gunicorn.conf.py, which sets up logging before the app exists."""
     value = (os.environ if environ is None else environ).get("OTP_LOG_FORMAT", "").strip().lower()
@@ -297,13 +316,17 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     if provider not in PROVIDERS:
         problems.append(f"OTP_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
 
-    store_url = env.get("OTP_STORE_URL", "").strip() or "memory://"
+    store_url = store_url_from(env)
     if not store_url.lower().startswith(STORE_SCHEMES):
-        problems.append("OTP_STORE_URL must start with memory://, redis:// or rediss://")
+        problems.append(f"OTP_STORE_URL must start with one of {', '.join(STORE_SCHEMES)}")
 
     config: dict[str, Any] = {
         "OTP_PROVIDER": provider,
         "OTP_STORE_URL": store_url,
+        **_records(env, store_url, problems),
+        # Rate limits stay on `limits` storage: the store's Redis when it is one, else memory (one process).
+        "OTP_RATELIMIT_STORAGE_URL": (env.get("OTP_RATELIMIT_STORAGE_URL", "").strip()
+                                      or (store_url if store_url.lower().startswith(REDIS_SCHEMES) else "memory://")),
         **_vonage(env, provider, problems),
         "OTP_RATELIMIT_ENABLED": _bool(env, "OTP_RATELIMIT_ENABLED", True, problems),
         **_rate_limits(env, problems),

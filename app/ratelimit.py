@@ -159,14 +159,15 @@ def _retry_after(exc: RateLimitExceeded) -> int:
 
 
 def init_limiter(app: Flask) -> None:
-    """Bind the limiter to the app: the store's Redis when it has one, moving windows, failing closed."""
-    url = app.config["OTP_STORE_URL"]
-    shared = url.startswith(("redis://", "rediss://"))
+    """Bind the limiter to the app: OTP_RATELIMIT_STORAGE_URL (the store's Redis by default), moving windows,
+    failing closed."""
     app.config.update(
         RATELIMIT_ENABLED=app.config["OTP_RATELIMIT_ENABLED"],
-        RATELIMIT_STORAGE_URI=url if shared else "memory://",
+        RATELIMIT_STORAGE_URI=app.config["OTP_RATELIMIT_STORAGE_URL"],
         # Storage faults surface as limits' StorageError (answered 503 below): no silent "unlimited SMS".
-        RATELIMIT_STORAGE_OPTIONS={"wrap_exceptions": True, "socket_timeout": 2, "socket_connect_timeout": 2},
+        RATELIMIT_STORAGE_OPTIONS={"wrap_exceptions": True, **(
+            {"socket_timeout": 2, "socket_connect_timeout": 2}
+            if app.config["OTP_RATELIMIT_STORAGE_URL"].startswith(("redis", "rediss")) else {})},
         RATELIMIT_SWALLOW_ERRORS=False,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False,
         # A moving window is exact, which a cooldown of "1 per 30 seconds" needs.

@@ -193,14 +193,16 @@ def _outcome(outcome: str, number: str, event: str = "verification") -> None:
     VERIFICATIONS.labels(outcome, phone.country(number) if outcome in ("started", "approved") else "").inc()
 
 
-def _end(pending: Pending) -> None:
-    """Forget a verification that is over; a store fault only costs a log line."""
+def _end(pending: Pending, outcome: str) -> bool:
+    """Forget a verification that is over (a SQL store keeps its record); False when another request ended
+    it first. A store fault only costs a log line."""
     g.otp_ended = pending.id
     try:
-        get_store().delete(pending)
+        return get_store().delete(pending, outcome)
     except StoreError:
         # The entry expires on its own, and Vonage refuses the finished request if it is checked again.
         log.error("could not remove the pending verification for %s", phone.mask(pending.number))
+        return True
 
 
 def _cancel(request_id: str) -> None:
@@ -239,12 +241,12 @@ def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> Pe
     except ActionRefusedError:
         state = verifier.status(pending.request_id)
         if state in ("approved", "ended"):
-            _end(pending)
+            _end(pending, "expired")
             raise VerificationExpiredError("This verification is already over: its code was used or has "
                                            "expired. Please request a new code.") from None
         raise ActionRefusedError(refused if state == "in_progress" else None) from None
     except VerificationExpiredError:
-        _end(pending)
+        _end(pending, "expired")
         raise
     return pending
 
@@ -332,7 +334,7 @@ def cancel_otp() -> tuple[dict[str, Any], int]:
     pending = _act_on_pending(lambda verifier, request_id: verifier.cancel(request_id),
                               "The verification cannot be cancelled right now (Vonage refuses a cancel in its "
                               "first 30 seconds); the code stays valid.")
-    _end(pending)
+    _end(pending, "cancelled")
     _outcome("cancelled", pending.number)
     return {"message": "The verification is cancelled."}, 200
 
@@ -352,7 +354,7 @@ def check_otp() -> tuple[dict[str, Any], int]:
         raise NoPendingVerificationError()
     number = counted.number
     if counted.checks > MAX_CHECKS:
-        _end(counted)
+        _end(counted, "too_many_attempts")
         _cancel(counted.request_id)
         _outcome("too_many_attempts", number, event="code_checked")
         # Vonage ends a request after three wrong codes, so this cap is mostly reached by checks that ended
@@ -362,10 +364,9 @@ def check_otp() -> tuple[dict[str, Any], int]:
     state = verifier.status(counted.request_id) if counted.unsettled else "in_progress"
     if state == "approved":
         # An earlier check was approved and its answer lost: this one gets what that one should have.
-        _outcome("approved", number, event="code_checked")
         return _verified(counted)
     if state == "ended":
-        _end(counted)
+        _end(counted, "expired")
         _outcome("expired", number, event="code_checked")
         raise VerificationExpiredError()
     try:
@@ -375,19 +376,27 @@ def check_otp() -> tuple[dict[str, Any], int]:
         _settle(counted)
         _outcome("wrong_code", number, event="code_checked")
         raise
-    except (TooManyAttemptsError, VerificationExpiredError) as exc:
-        _end(counted)
-        _outcome("too_many_attempts" if isinstance(exc, TooManyAttemptsError) else "expired", number,
-                 event="code_checked")
-        if state == "unknown" and isinstance(exc, VerificationExpiredError):
-            raise VerificationExpiredError(LOST_ANSWER) from exc
+    except TooManyAttemptsError:
+        _end(counted, "too_many_attempts")
+        _outcome("too_many_attempts", number, event="code_checked")
+        raise
+    except VerificationExpiredError as exc:
+        if counted.unsettled:
+            # An earlier check of this verification, lost or still in flight, may have been approved.
+            if state == "unknown":
+                # v2 cannot be asked. The entry is left to that check (it ends it if approved) or to expiry.
+                _outcome("expired", number, event="code_checked")
+                raise VerificationExpiredError(LOST_ANSWER) from exc
+            if verifier.status(counted.request_id) == "approved":
+                return _verified(counted)
+        _end(counted, "expired")
+        _outcome("expired", number, event="code_checked")
         raise
     except (UpstreamTimeoutError, UpstreamUnavailableError):
         raise  # the check may have reached Vonage: it stays unsettled
     except OtpError:
         _settle(counted)  # Vonage answered: nothing was approved
         raise
-    _outcome("approved", number, event="code_checked")
     return _verified(counted)
 
 
@@ -406,8 +415,12 @@ def _settle(pending: Pending) -> None:
 
 
 def _verified(counted: Pending) -> tuple[dict[str, Any], int]:
-    """End the verification and answer the signed proof of it."""
-    _end(counted)
+    """End the verification and answer the signed proof of it, once. Two checks of one verification may
+    both learn that it was approved (one from Vonage, one from the search after a lost answer): the one
+    that ends it answers the token, the other 404, so that one approval never yields two tokens."""
+    if not _end(counted, "approved"):
+        raise NoPendingVerificationError()
+    _outcome("approved", counted.number, event="code_checked")
     channels = current_app.config["OTP_CHANNELS"][:counted.deliveries]
     token = get_tokens().issue(Verified(counted.id, counted.number, counted.nonce, channels),
                                issuer=request.url_root.rstrip("/"))

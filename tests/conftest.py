@@ -5,9 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
+import shutil
+import socket
+import subprocess
+import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -254,3 +260,133 @@ def clean_redis_pending(redis_client: redis.Redis) -> Iterator[redis.Redis]:
     wipe()
     yield redis_client
     wipe()
+
+
+# --- backends the store contract runs against, started or created by the tests themselves ------------
+def _need(binary: str) -> None:
+    if shutil.which(binary) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{binary} must be installed to run the store tests under CI")
+        pytest.skip(f"no {binary}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free and valid too."""
+    while True:
+        port = random.randint(20000, 45000)
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+
+
+def _wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up")
+
+
+def _redis_server(port: int, directory: Path, *extra: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(directory), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping()), f"redis-server :{port}")
+    return proc
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis Cluster of three masters on free ports, stopped at the end of the session."""
+    _need("redis-server")
+    _need("redis-cli")
+    directory = tmp_path_factory.mktemp("cluster")
+    ports = [cluster_port() for _ in range(3)]
+    procs = [_redis_server(p, directory, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{p}.conf")
+             for p in ports]
+    try:
+        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        _wait_for(lambda: all(redis.Redis(port=p).execute_command("CLUSTER INFO").get("cluster_state") == "ok"
+                              for p in ports), "the cluster")
+        yield "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    finally:
+        _stop(procs)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis master and a Sentinel that names it ``mymaster``, stopped at the end of the session."""
+    _need("redis-server")
+    directory = tmp_path_factory.mktemp("sentinel")
+    master_port, sentinel_port = cluster_port(), cluster_port()
+    master = _redis_server(master_port, directory)
+    conf = directory / "sentinel.conf"
+    conf.write_text(f"port {sentinel_port}\nbind 127.0.0.1\ndir {directory}\n"
+                    f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n")
+    sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: redis.Redis(port=sentinel_port).execute_command(
+            "SENTINEL", "get-master-addr-by-name", "mymaster") is not None, "the sentinel")
+        yield f"redis+sentinel://127.0.0.1:{sentinel_port}/mymaster"
+    finally:
+        _stop([sentinel, master])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL at 127.0.0.1:5432, dropped at the end of the session."""
+    import psycopg
+
+    name = f"otp_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL must answer at 127.0.0.1:5432 under CI")
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://root@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring a SQL database to ``revision`` through the service's own migrations."""
+    from alembic import command
+
+    from app.store.sql import alembic_config, engine_for
+
+    engine = engine_for(url, pool_size=1)
+    try:
+        if revision == "base":
+            command.downgrade(alembic_config(engine), "base")
+        else:
+            command.upgrade(alembic_config(engine), revision)
+    finally:
+        engine.dispose()

@@ -26,7 +26,7 @@ import redis
 import requests
 import trustme
 
-from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM
+from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLD_NUMBER = "14155552699"  # the stand-in never answers a start for this number in time
@@ -341,3 +341,42 @@ def test_missing_secrets_stop_gunicorn_with_one_message() -> None:
     assert done.returncode != 0
     assert "missing VONAGE_API_KEY, VONAGE_API_SECRET" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_a_flow_on_a_sql_store_across_workers_and_a_restart(database: str, stand_in: tuple[StandIn, Path],
+                                                           clean_redis_pending: redis.Redis, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    """Two workers sharing a SQL store (rate limits on Redis), migrated by the CLI, restarted between
+    the request and the check."""
+    fake, ca_path = stand_in
+    url = (request.getfixturevalue("postgres_url") if database == "postgresql"
+           else f"sqlite:///{tmp_path / 'otp.db'}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="vonage", VONAGE_API_KEY=API_KEY, VONAGE_API_SECRET=API_SECRET,
+               VONAGE_API_HOST=f"127.0.0.1:{fake.server_address[1]}", REQUESTS_CA_BUNDLE=str(ca_path),
+               OTP_STORE_URL=url, OTP_RATELIMIT_STORAGE_URL=REDIS_URL, OTP_RECORD_KEY="k" * 40,
+               OTP_TOKEN_PRIVATE_KEY=SIGNING_KEY_PEM, OTP_TOKEN_ISSUER=ISSUER)
+    flask = Path(sys.executable).parent / "flask"
+    migrated = subprocess.run([str(flask), "--app", "wsgi", "otp", "db-upgrade"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+    server = Gunicorn(env, tmp_path / "gunicorn.log")
+    server.start()
+    try:
+        number = "+14155552651"
+        started = server.post("/request-otp", {"phoneNumber": number})
+        assert started.status_code == 200, started.text
+        server.stop()
+        server.start()
+        vid, code = started.json()["verificationId"], fake.code_for(number)
+        wrong = server.post("/check-otp", {"verificationId": vid,
+                                           "code": f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"})
+        right = server.post("/check-otp", {"verificationId": vid, "code": code})
+    finally:
+        server.stop()
+        if database == "postgresql":
+            migrate(url, "base")
+
+    assert wrong.status_code == 401 and right.status_code == 200
+    assert right.json()["phoneNumber"] == number

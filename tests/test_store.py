@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from sqlalchemy import text
 
 from app import create_app
 from app.config import ConfigError
@@ -20,8 +22,9 @@ from app.errors import StoreError
 from app.store import Pending, Store, store_from_url
 from app.store.memory import MemoryStore
 from app.store.redis import RedisStore
+from app.store.sql import SqlStore
 
-from .conftest import NUMBER, SETTINGS, FakeVonage, redis_or_fail
+from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, migrate, redis_or_fail
 
 
 class FakeClock:
@@ -32,17 +35,47 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'otp.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def postgres_at_head(postgres_url: str) -> str:
+    migrate(postgres_url)
+    return postgres_url
+
+
+BACKENDS = ["memory", "redis", "redis-cluster", "redis-sentinel", "postgresql", "sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    if request.param == "memory":
+    """One store contract, run against every backend; each test starts from an empty store."""
+    kind = request.param
+    if kind == "memory":
         yield MemoryStore()
         return
-    client = redis_or_fail()
+    if kind in ("postgresql", "sqlite"):
+        url = request.getfixturevalue("postgres_at_head" if kind == "postgresql" else "sqlite_url")
+        sql = SqlStore.from_url(url, record_days=30, record_key=b"k" * 32)
+        with sql._engine.begin() as connection:
+            connection.execute(text("DELETE FROM otp_pending"))
+            connection.execute(text("DELETE FROM otp_verification_record"))
+        yield sql
+        sql.close()
+        return
     prefix = f"otp-test:{uuid.uuid4().hex}:"
-    yield RedisStore(redis.Redis.from_url("redis://127.0.0.1:6379/13", decode_responses=True), prefix)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
+    if kind == "redis":
+        redis_or_fail()
+        backend = RedisStore(redis.Redis.from_url(REDIS_URL, decode_responses=True), prefix)
+    else:
+        url = request.getfixturevalue("redis_cluster_url" if kind == "redis-cluster" else "redis_sentinel_url")
+        backend = RedisStore.from_url(url, prefix)
+    yield backend
+    backend.close()
 
 
 def pending(vid: str = "vid-1", number: str = NUMBER, rid: str = "req-1", **extra: object) -> Pending:
@@ -134,6 +167,25 @@ def test_checks_counted_from_many_threads_are_not_lost(store: Store) -> None:
     assert counted is not None and counted.checks == 201
 
 
+def test_of_racing_ends_one_wins(store: Store) -> None:
+    entry = pending("vid-1")
+    store.create(entry, 60)
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+
+    def end() -> None:
+        barrier.wait()
+        results.append(store.delete(entry, "approved"))
+
+    threads = [threading.Thread(target=end) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(results) == [False] * 7 + [True]
+
+
 def test_ping(store: Store) -> None:
     store.ping()
 
@@ -193,20 +245,20 @@ def test_redis_entries_carry_the_ttl() -> None:
     store = RedisStore(client, prefix="otp-test:ttl:")
     try:
         store.create(pending("vid-1"), 360)
-        assert 355 <= client.ttl("otp-test:ttl:v:vid-1") <= 360
+        assert 355 <= client.ttl("otp-test:ttl:v:{vid-1}") <= 360
         assert 355 <= client.ttl(f"otp-test:ttl:n:{NUMBER}") <= 360
     finally:
-        client.delete("otp-test:ttl:v:vid-1", f"otp-test:ttl:n:{NUMBER}")
+        client.delete("otp-test:ttl:v:{vid-1}", f"otp-test:ttl:n:{NUMBER}")
 
 
 def test_redis_entries_expire() -> None:
     client = redis_or_fail()
     store = RedisStore(client, prefix="otp-test:exp:")
     store.create(pending("vid-1"), 60)
-    client.pexpire("otp-test:exp:v:vid-1", 1)  # let Redis itself expire it instead of sleeping a minute
+    client.pexpire("otp-test:exp:v:{vid-1}", 1)  # let Redis itself expire it instead of sleeping a minute
     client.pexpire(f"otp-test:exp:n:{NUMBER}", 1)
     deadline = time.monotonic() + 2
-    while client.exists("otp-test:exp:v:vid-1") and time.monotonic() < deadline:
+    while client.exists("otp-test:exp:v:{vid-1}") and time.monotonic() < deadline:
         time.sleep(0.01)
 
     assert store.get("vid-1") is None
@@ -312,8 +364,29 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
     started = create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
     assert started.status_code == 200
 
-    record = f"otp:v:{started.json['verificationId']}"
+    record = f"otp:v:{{{started.json['verificationId']}}}"
     assert clean_redis_pending.hgetall(record) == {"number": NUMBER, "rid": "req-ttl", "nonce": "", "checks": "0",
                                                    "deliveries": "1", "unsettled": "0"}
     assert clean_redis_pending.get(f"otp:n:{NUMBER}") == started.json["verificationId"]
     assert 175 <= clean_redis_pending.ttl(record) <= 180
+
+
+@pytest.mark.parametrize("backend", ["redis_cluster_url", "redis_sentinel_url"])
+def test_a_whole_flow_on_a_cluster_and_behind_a_sentinel(backend: str, vonage: FakeVonage,
+                                                         request: pytest.FixtureRequest) -> None:
+    """The store and the rate limits (which default to the store's URL) on the same deployment."""
+    url = request.getfixturevalue(backend)
+    app = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": url})
+    owner, stranger = app.test_client(), app.test_client()
+    vonage.start("ok", rid=f"req-{backend}")
+    vonage.check("wrong", rid=f"req-{backend}")
+    vonage.check("ok", rid=f"req-{backend}")
+    number = f"+1415{random.randint(200, 999)}{random.randint(1000, 9999)}"
+
+    started = owner.post("/request-otp", json={"phoneNumber": number})
+    assert started.status_code == 200
+    assert stranger.post("/check-otp", json={"phoneNumber": number, "code": "123456"}).status_code == 400
+    assert owner.post("/check-otp", json={"code": "000000"}).status_code == 401
+    verified = owner.post("/check-otp", json={"code": "123456"})
+    assert verified.status_code == 200 and verified.json["phoneNumber"] == number
+    app.extensions["otp_store"].close()

@@ -9,6 +9,7 @@ One module per backend family; each imports its own driver, and nothing else imp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,22 +54,33 @@ class Store(Protocol):
     def count_delivery(self, verification_id: str) -> None:
         """Count one more delivery of the code."""
 
-    def delete(self, pending: Pending) -> bool:
-        """Remove the verification (and the number's index when it still names it); True when removed."""
+    def delete(self, pending: Pending, outcome: str = "") -> bool:
+        """Remove the verification (and the number's index when it still names it); True when removed.
+        ``outcome`` (approved, expired, too_many_attempts, cancelled) goes to the record, where one is kept."""
 
     def ping(self) -> None:
         """Raise StoreError unless the backend answers."""
 
+    def close(self) -> None:
+        """Release the backend's connections (the gunicorn master checks a store, then lets it go)."""
 
-def store_from_url(url: str) -> Store:
-    """Build the backend the URL's scheme names; an unknown scheme fails at startup."""
+
+def store_from_url(url: str, *, channels: Sequence[str] = ("sms",), record_days: int = 0,
+                   record_key: str = "") -> Store:
+    """Build the backend the URL's scheme names; an unknown scheme, or a database behind the code's
+    migrations, fails at startup."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "memory":
         from .memory import MemoryStore
 
         return MemoryStore()
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis+sentinel", "redis+cluster"):
         from .redis import RedisStore
 
         return RedisStore.from_url(url)
-    raise ConfigError("OTP_STORE_URL must start with memory://, redis:// or rediss://")
+    if scheme in ("postgresql", "postgres", "sqlite"):
+        from .sql import SqlStore
+
+        return SqlStore.from_url(url, channels=channels, record_days=record_days, record_key=record_key.encode())
+    raise ConfigError("OTP_STORE_URL must start with memory://, redis://, rediss://, redis+sentinel://, "
+                      "redis+cluster://, postgresql:// or sqlite://")

@@ -83,7 +83,7 @@ class MemoryStore:
             if entry is not None:
                 entry.pending = replace(entry.pending, deliveries=entry.pending.deliveries + 1)
 
-    def delete(self, pending: Pending) -> bool:
+    def delete(self, pending: Pending, outcome: str = "") -> bool:
         with self._lock:
             if self._live(pending.id) is None:
                 return False
@@ -91,6 +91,9 @@ class MemoryStore:
             return True
 
     def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
     def __len__(self) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from ..errors import StoreError
 from . import Pending
@@ -38,10 +41,19 @@ return 0
 _FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled")
 
 
+def _nodes(netloc: str, default_port: int) -> list[tuple[str, int]]:
+    """``[user:password@]host[:port][,host[:port]...]`` -> [(host, port), ...]."""
+    nodes = []
+    for node in netloc.rpartition("@")[2].split(","):
+        host, _, port = node.rpartition(":") if ":" in node else (node, "", "")
+        nodes.append((host, int(port) if port else default_port))
+    return nodes
+
+
 class RedisStore:
     """Entries in Redis: shared by every worker and instance, and kept across restarts of the service.
 
-    ``<prefix>v:<id>`` is a hash per verification; ``<prefix>n:<number>`` names the number's latest one.
+    ``<prefix>v:{<id>}`` is a hash per verification; ``<prefix>n:<number>`` names the number's latest one.
     """
 
     def __init__(self, client: redis.Redis, prefix: str = "otp:") -> None:
@@ -54,20 +66,32 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "otp:") -> RedisStore:
-        """Connect lazily to ``redis://`` or ``rediss://`` with short timeouts, so an outage fails fast."""
-        client = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=30,
-            # One immediate retry covers a connection that a Redis restart closed; no backoff sleeps.
-            retry=Retry(NoBackoff(), 1),
-        )
-        return cls(client, prefix)
+        """Connect lazily, with short timeouts so an outage fails fast, to one Redis (``redis://``,
+        ``rediss://``), the master a Sentinel names (``redis+sentinel://host:port[,host:port]/service``) or
+        a Cluster (``redis+cluster://host:port[,host:port]``): the URL forms `limits` takes too."""
+        options: dict[str, Any] = {"decode_responses": True, "socket_timeout": 2, "socket_connect_timeout": 2,
+                                   # One immediate retry covers a connection that a restart closed; no sleeps.
+                                   "retry": Retry(NoBackoff(), 1)}
+        scheme, _, rest = url.partition("://")
+        if scheme in ("redis+sentinel", "redis+cluster"):
+            parsed = urllib.parse.urlsplit(f"//{rest}")
+            nodes = _nodes(parsed.netloc, 26379 if scheme == "redis+sentinel" else 6379)
+            if parsed.password:
+                options["password"] = urllib.parse.unquote(parsed.password)
+            if scheme == "redis+cluster":
+                cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call]
+                                       **options)
+                return cls(cluster, prefix)  # type: ignore[arg-type]
+            service = parsed.path.strip("/").split("/")[0] or "mymaster"
+            sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": 2, "socket_connect_timeout": 2},  # type: ignore[no-untyped-call]
+                                **options)
+            return cls(sentinel.master_for(service), prefix)  # type: ignore[no-untyped-call]
+        return cls(redis.Redis.from_url(url, health_check_interval=30, **options), prefix)
 
     def _record(self, verification_id: str) -> str:
-        return f"{self._prefix}v:{verification_id}"
+        # The verification's id as the hash tag: in a Cluster its key has the slot of its own, and every
+        # script touches one key.
+        return f"{self._prefix}v:{{{verification_id}}}"
 
     def _index(self, number: str) -> str:
         return f"{self._prefix}n:{number}"
@@ -126,7 +150,7 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError() from exc
 
-    def delete(self, pending: Pending) -> bool:
+    def delete(self, pending: Pending, outcome: str = "") -> bool:
         try:
             removed = bool(self._redis.delete(self._record(pending.id)))
             self._delete_if_equal(keys=[self._index(pending.number)], args=[pending.id])
@@ -139,3 +163,6 @@ class RedisStore:
             self._redis.ping()
         except redis.RedisError as exc:
             raise StoreError() from exc
+
+    def close(self) -> None:
+        self._redis.close()

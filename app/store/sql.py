@@ -1,0 +1,263 @@
+"""SqlStore: pending verifications in PostgreSQL (psycopg 3) or SQLite, through SQLAlchemy 2.
+
+Every operation is one transaction of single statements (UPDATE ... RETURNING, DELETE ... RETURNING), so
+workers and machines sharing the database never read-then-write. Expired rows are removed by a bounded
+DELETE piggybacked on each new verification; every lookup also ignores them, so they are never served.
+The schema belongs to Alembic (app/migrations): the store checks at startup that the database is at the
+code's revision and never creates tables itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    String,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .. import phone
+from ..config import ConfigError
+from ..errors import StoreError
+from . import Pending
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Rows removed per sweep: a bounded cost on each write, far above the rate rows expire at.
+SWEEP_ROWS = 100
+
+
+class Base(DeclarativeBase):
+    """The service's tables; their schema changes only through app/migrations."""
+
+
+class PendingRow(Base):
+    """A pending verification. Times are epoch seconds of the service's clock (NTP-synchronised)."""
+
+    __tablename__ = "otp_pending"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    request_id: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128), default="")
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    # Checks whose outcome is known; fewer than ``checks`` means one never settled (its answer was lost).
+    settled: Mapped[int] = mapped_column(Integer, default=0)
+    deliveries: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[float] = mapped_column(Float(53))
+    expires_at: Mapped[float] = mapped_column(Float(53))
+
+    __table_args__ = (
+        # The per-number index: a number's latest verification, and the lookups that skip expired rows.
+        Index("ix_otp_pending_number_created", "number", "created_at"),
+        Index("ix_otp_pending_expires", "expires_at"),
+    )
+
+
+class RecordRow(Base):
+    """What became of a verification, kept OTP_RECORD_DAYS for operators' questions. The number is kept
+    only as an HMAC under OTP_RECORD_KEY: the same number matches itself, nobody can read it back."""
+
+    __tablename__ = "otp_verification_record"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    number_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    sends: Mapped[int] = mapped_column(Integer)
+    checks: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_otp_record_finished", "finished_at"),
+        Index("ix_otp_record_country_finished", "country", "finished_at"),
+    )
+
+
+_COLUMNS = (PendingRow.id, PendingRow.number, PendingRow.request_id, PendingRow.nonce, PendingRow.checks,
+            PendingRow.settled, PendingRow.deliveries)
+
+
+def _pending(row: Any) -> Pending:
+    return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
+                   unsettled=row.checks > row.settled)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgresql:// and postgres:// mean psycopg 3 here (SQLAlchemy's default driver is psycopg2)."""
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg{sep}{rest}"
+    return url
+
+
+def engine_for(url: str, pool_size: int = 16) -> Engine:
+    """An engine with short timeouts: an unreachable database fails a request fast (503), never hangs it."""
+    url = sqlalchemy_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 5})
+
+        @event.listens_for(engine, "connect")
+        def _wal(dbapi_connection: Any, _: Any) -> None:
+            # WAL: readers never wait for the writer; busy_timeout: writers queue instead of failing.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        return engine
+    # A pool as large as a worker's threads, waiting at most 2 s for a free connection.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=2, pool_pre_ping=True,
+                         connect_args={"connect_timeout": 2})
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Alembic's configuration for this engine, without an alembic.ini (the URL may hold a password)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """One line saying how the database differs from the code's migrations, or None when it is at head."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        return f"the database of OTP_STORE_URL cannot be reached ({type(exc).__name__})"
+    if current == head:
+        return None
+    return (f"the database of OTP_STORE_URL is at migration {current or 'none (empty)'}, the code needs {head}: "
+            "run 'flask --app wsgi otp db-upgrade'")
+
+
+class SqlStore:
+    """Pending verifications in a SQL database, and a record of each one that ended."""
+
+    def __init__(self, engine: Engine, *, channels: Sequence[str] = ("sms",), record_days: int = 0,
+                 record_key: bytes = b"", clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._channels = tuple(channels)
+        self._record_days = record_days
+        self._record_key = record_key
+        self._clock = clock
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SqlStore:
+        """Connect to ``postgresql://`` or ``sqlite:///``; refuse a database behind the code's migrations."""
+        engine = engine_for(url)
+        problem = schema_problem(engine)
+        if problem:
+            engine.dispose()
+            raise ConfigError(problem)
+        return cls(engine, **options)
+
+    def _run(self, work: Callable[[Any], Any]) -> Any:
+        try:
+            with self._engine.begin() as connection:
+                return work(connection)
+        except SQLAlchemyError as exc:
+            raise StoreError() from exc
+
+    def create(self, pending: Pending, ttl: int) -> None:
+        now = self._clock()
+
+        def work(connection: Any) -> None:
+            connection.execute(insert(PendingRow).values(
+                id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
+                checks=pending.checks, settled=pending.checks - int(pending.unsettled),
+                deliveries=pending.deliveries, created_at=now, expires_at=now + ttl))
+            expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
+            connection.execute(delete(PendingRow).where(PendingRow.id.in_(expired)))
+        self._run(work)
+
+    def get(self, verification_id: str) -> Pending | None:
+        now = self._clock()
+        row = self._run(lambda c: c.execute(select(*_COLUMNS).where(
+            PendingRow.id == verification_id, PendingRow.expires_at > now)).first())
+        return None if row is None else _pending(row)
+
+    def latest(self, number: str) -> Pending | None:
+        now = self._clock()
+        row = self._run(lambda c: c.execute(select(*_COLUMNS).where(
+            PendingRow.number == number, PendingRow.expires_at > now).order_by(
+            PendingRow.created_at.desc()).limit(1)).first())
+        return None if row is None else _pending(row)
+
+    def begin_check(self, verification_id: str) -> Pending | None:
+        now = self._clock()
+        row = self._run(lambda c: c.execute(update(PendingRow).where(
+            PendingRow.id == verification_id, PendingRow.expires_at > now).values(
+            checks=PendingRow.checks + 1).returning(*_COLUMNS)).first())
+        if row is None:
+            return None
+        # Before this check began, it was unsettled if an earlier one never settled.
+        return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
+                       unsettled=row.checks - 1 > row.settled)
+
+    def settle(self, verification_id: str) -> None:
+        self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
+            settled=PendingRow.checks)))
+
+    def count_delivery(self, verification_id: str) -> None:
+        self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
+            deliveries=PendingRow.deliveries + 1)))
+
+    def delete(self, pending: Pending, outcome: str = "") -> bool:
+        now = datetime.now(UTC)
+
+        def work(connection: Any) -> bool:
+            row = connection.execute(delete(PendingRow).where(PendingRow.id == pending.id).returning(
+                PendingRow.checks, PendingRow.deliveries, PendingRow.created_at)).first()
+            if row is None:
+                if outcome == "approved" and self._record_days:
+                    # A concurrent check of the same verification ended it first, with Vonage's "verified
+                    # already" for its own try: the approval is what happened.
+                    connection.execute(update(RecordRow).where(RecordRow.id == pending.id).values(outcome=outcome))
+                return False
+            if outcome and self._record_days:
+                connection.execute(insert(RecordRow).values(
+                    id=pending.id, country=phone.country(pending.number), number_hash=self.number_hash(pending.number),
+                    channel=",".join(dict.fromkeys(self._channels[:row.deliveries])), sends=row.deliveries,
+                    checks=row.checks, outcome=outcome, finished_at=now,
+                    started_at=datetime.fromtimestamp(row.created_at, UTC)))
+                old = select(RecordRow.id).where(
+                    RecordRow.finished_at < now - timedelta(days=self._record_days)).limit(SWEEP_ROWS)
+                connection.execute(delete(RecordRow).where(RecordRow.id.in_(old)))
+            return True
+        return bool(self._run(work))
+
+    def number_hash(self, number: str) -> str:
+        """The keyed hash a record keeps instead of the number."""
+        return hmac.new(self._record_key, number.encode(), hashlib.sha256).hexdigest()
+
+    def ping(self) -> None:
+        self._run(lambda c: c.execute(text("SELECT 1")))
+
+    def close(self) -> None:
+        self._engine.dispose()
