@@ -339,6 +339,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_captcha(env, problems),
         **_tokens(env, provider, problems),
         "OTP_COOKIE_SECURE": _bool(env, "OTP_COOKIE_SECURE", True, problems),
+        # The demo page at /: on for development (console), off in production unless asked for.
+        "OTP_DEMO_PAGE": _bool(env, "OTP_DEMO_PAGE", provider == "console", problems),
         "OTP_ALLOWED_ORIGINS": _origins(env, problems),
         "OTP_LOG_FORMAT": log_format(env),
         # prometheus_client's own variable: gunicorn.conf.py sets it so that /metrics sums every worker.

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from markupsafe import escape
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import BadRequest
@@ -223,7 +223,17 @@ def _started(number: str, request_id: str, nonce: str) -> tuple[dict[str, Any], 
     get_store().create(pending, _ttl())
     g.otp_started = pending.id
     return {"message": "A code is on its way. Check your phone.", "expiresIn": get_verifier().lifetime,
-            "verificationId": pending.id, "phoneNumber": number}, 200
+            "verificationId": pending.id, "phoneNumber": number, **_delivery(1)}, 200
+
+
+def _delivery(made: int) -> dict[str, Any]:
+    """How delivery number ``made`` of the workflow travelled, what the next one would use (None: no step
+    left) and when one may be asked for, so that a page can say "the next code comes by a voice call"."""
+    channels = current_app.config["OTP_CHANNELS"]
+    return {"channel": channels[min(made, len(channels)) - 1],
+            "nextChannel": channels[made] if made < len(channels) else None,
+            "resendIn": current_app.config["OTP_RESEND_COOLDOWN"] if current_app.config["OTP_RATELIMIT_ENABLED"]
+            else 0}
 
 
 def _act_on_pending(action: Callable[[Verifier, str], None], refused: str) -> Pending:
@@ -324,7 +334,7 @@ def resend_otp() -> tuple[dict[str, Any], int]:
         # The code is on its way: say so. Only the token's amr misses the channel.
         log.error("could not count a delivery for %s", phone.mask(pending.number))
     _outcome("resent", pending.number)
-    return {"message": "The code is being delivered again."}, 200
+    return {"message": "The code is being delivered again.", **_delivery(pending.deliveries + 1)}, 200
 
 
 @bp.post("/cancel-otp")
@@ -471,7 +481,9 @@ def openapi() -> Response:
 
 @bp.get("/")
 def demo() -> Response:
-    """The demo page: a phone form, then a code form."""
+    """The demo page: a phone form, then a code form (404, like any unknown path, unless OTP_DEMO_PAGE)."""
+    if not current_app.config["OTP_DEMO_PAGE"]:
+        abort(404)
     page = _static_file("index.html")
     provider, site_key = current_app.config["OTP_CAPTCHA"], current_app.config["OTP_CAPTCHA_SITE_KEY"]
     if provider and site_key:

@@ -30,7 +30,8 @@ def test_request_answers_a_fresh_opaque_id_and_the_e164_number(client: FlaskClie
     first = client.post("/request-otp", json={"phoneNumber": "+1 (415) 555-2671"}).json
     second = client.post("/request-otp", json={"phoneNumber": "+14155552672"}).json
 
-    assert set(first) == {"message", "expiresIn", "verificationId", "phoneNumber"}
+    assert set(first) == {"message", "expiresIn", "verificationId", "phoneNumber", "channel", "nextChannel",
+                          "resendIn"}
     assert first["phoneNumber"] == NUMBER
     # secrets.token_urlsafe(32): 256 random bits, URL-safe, and not Vonage's id.
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", first["verificationId"])

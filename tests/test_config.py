@@ -32,6 +32,7 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL": "20/day", "OTP_RATELIMIT_KEY": "600/minute",
         "OTP_RATELIMIT_COUNTRY": "200/hour", "OTP_RATELIMIT_PREFIX": "10/hour", "OTP_RATELIMIT_GLOBAL": "2000/hour",
         "OTP_RATELIMIT_STORAGE_URL": "memory://", "OTP_RECORD_DAYS": 30, "OTP_RECORD_KEY": "",
+        "OTP_DEMO_PAGE": True,
     }
 
 

@@ -139,3 +139,22 @@ def test_a_deeply_nested_body_is_400_and_counted_against_the_client(
     assert answers[0].json["code"] == "invalid_json"
     assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(vonage.mock.calls) == 0
+
+
+@pytest.mark.parametrize(("settings", "status"), [
+    ({"OTP_PROVIDER": "console"}, 200),  # development: on
+    ({"OTP_PROVIDER": "console", "OTP_DEMO_PAGE": "false"}, 404),
+    ({}, 404),  # the vonage provider: off unless asked for
+    ({"OTP_DEMO_PAGE": "true"}, 200),
+])
+def test_the_demo_page_is_served_only_where_wanted(settings: dict[str, str], status: int) -> None:
+    from .conftest import SETTINGS
+
+    base = {k: v for k, v in SETTINGS.items() if k != "OTP_PROVIDER"}
+    resp = create_app({**base, **settings}).test_client().get("/")
+
+    assert resp.status_code == status
+    if status == 404:
+        assert resp.json["code"] == "not_found"  # like any unknown path
+    else:
+        assert resp.mimetype == "text/html" and b"Verify your phone number" in resp.data

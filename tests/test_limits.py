@@ -240,6 +240,7 @@ def test_captcha_needs_its_secret(settings: dict[str, str]) -> None:
                                                   ("recaptcha", "https://www.gstatic.com")])
 def test_the_demo_page_carries_the_widget_when_a_site_key_is_set(settings: dict[str, str], provider: str,
                                                                  origin: str) -> None:
+    settings = settings | {"OTP_DEMO_PAGE": "true"}
     plain = create_app(settings).test_client().get("/")
     page = create_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "s",
                                   "OTP_CAPTCHA_SITE_KEY": "0x4AAA\"<site>"}).test_client().get("/")

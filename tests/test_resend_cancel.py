@@ -161,3 +161,34 @@ def test_bad_input_gets_400(client: FlaskClient, vonage: FakeVonage, pending: st
     assert client.post(path, json={}).json["code"] == "verification_id_required"
     assert post(client, path, "12345", vid=vid).json["code"] == "invalid_phone_number"
     assert vonage.calls("next") == [] and vonage.calls("cancel") == []
+
+
+@pytest.mark.parametrize(("settings_extra", "answers"), [
+    # Legacy workflow 1: an SMS, then two voice calls.
+    ({"VONAGE_VERIFY_API": "legacy", "VONAGE_WORKFLOW_ID": "1"},
+     [("sms", "voice"), ("voice", "voice"), ("voice", None)]),
+    ({"VONAGE_VERIFY_API": "legacy", "VONAGE_WORKFLOW_ID": "6"}, [("sms", None)]),
+    ({"VONAGE_VERIFY_API": "v2", "VONAGE_WORKFLOW": "sms,voice"}, [("sms", "voice"), ("voice", None)]),
+])
+def test_each_send_says_its_channel_the_next_and_when_to_ask(settings: dict[str, str], vonage: FakeVonage,
+                                                             settings_extra: dict[str, str],
+                                                             answers: list[tuple[str, str | None]]) -> None:
+    client = create_app({**settings, **settings_extra, "OTP_RESEND_COOLDOWN": "0"}).test_client()
+    vonage.api = settings_extra["VONAGE_VERIFY_API"]
+    vonage.start("ok")
+    vonage.control("next", "ok")
+
+    said = [client.post("/request-otp", json={"phoneNumber": NUMBER}).json]
+    said += [client.post("/resend-otp", json={}).json for _ in answers[1:]]
+
+    assert [(a["channel"], a["nextChannel"]) for a in said] == answers
+    assert {a["resendIn"] for a in said} == {0}
+
+
+def test_the_answer_names_the_cooldown(settings: dict[str, str], vonage: FakeVonage) -> None:
+    vonage.start("ok")
+
+    answer = create_app({**settings, "OTP_RESEND_COOLDOWN": "45"}).test_client().post(
+        "/request-otp", json={"phoneNumber": NUMBER}).json
+
+    assert answer["resendIn"] == 45

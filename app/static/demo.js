@@ -1,11 +1,32 @@
-// The demo page: post the phone number, then the code, and show each answer to the person.
+// The demo page: a reference integration. Post the phone number, then the code; show every answer to the
+// person, tied to the field it concerns, with the code's lifetime and the resend cooldown counted down.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-let phoneNumber = "";
+const main = document.querySelector("main");
+
 // The handle of this page's verification. The service also keeps it in an HttpOnly cookie; sending it
 // in the body as well is what a page on another origin (no cookie) must do, so this page shows that way.
 let verificationId = "";
+let phoneNumber = "";
+let busyNow = false;
+let expiresAt = 0;
+let resendAt = 0;
+let nextChannel = null;
+let ticker = 0;
+
+const BY = { sms: "by SMS", voice: "by a voice call", whatsapp: "on WhatsApp" };
+
+// The number as the service's logs show it: +1415*****71.
+function mask(number) {
+  const digits = number.replace(/[^0-9+]/g, "");
+  return digits.length <= 7 ? digits : digits.slice(0, 5) + "*".repeat(digits.length - 7) + digits.slice(-2);
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
 
 // The claims of a JWT, for display only: the page never trusts them, the backend verifies the signature.
 function claimsOf(token) {
@@ -13,12 +34,7 @@ function claimsOf(token) {
   return JSON.parse(atob(payload.padEnd(payload.length + (4 - payload.length % 4) % 4, "=")));
 }
 
-function handle() {
-  return verificationId ? { verificationId } : {};
-}
-
-// The CAPTCHA widget, when the service asks for one (it sets data-captcha on <main>). Each provider
-// renders into a div of its class and leaves its token in a hidden input of the form.
+// --- the CAPTCHA widget, when the service asks for one (data-captcha on <main>) ------------------------
 const CAPTCHAS = {
   turnstile: { script: "https://challenges.cloudflare.com/turnstile/v0/api.js", className: "cf-turnstile",
                field: "cf-turnstile-response", api: "turnstile" },
@@ -27,12 +43,12 @@ const CAPTCHAS = {
   recaptcha: { script: "https://www.google.com/recaptcha/api.js", className: "g-recaptcha",
                field: "g-recaptcha-response", api: "grecaptcha" },
 };
-const captcha = CAPTCHAS[document.querySelector("main").dataset.captcha];
+const captcha = CAPTCHAS[main.dataset.captcha];
 
 if (captcha) {
   const widget = document.createElement("div");
   widget.className = captcha.className;
-  widget.dataset.sitekey = document.querySelector("main").dataset.captchaSiteKey;
+  widget.dataset.sitekey = main.dataset.captchaSiteKey;
   $("phone-form").insertBefore(widget, $("send"));
   const script = document.createElement("script");
   script.src = captcha.script;
@@ -51,16 +67,7 @@ function resetCaptcha() {
   if (api && api.reset) api.reset();
 }
 
-function show(text, kind) {
-  const status = $("status");
-  status.textContent = text;
-  status.className = kind;
-}
-
-function busy(on) {
-  for (const button of document.querySelectorAll("button")) button.disabled = on;
-}
-
+// --- talking to the service --------------------------------------------------------------------------
 // POST a JSON body; resolve to {ok, status, body, retryAfter} whatever the answer, network faults included.
 async function post(path, body) {
   try {
@@ -71,14 +78,15 @@ async function post(path, body) {
     });
     let data = {};
     try { data = await response.json(); } catch (_) { /* not JSON: keep the generic sentence */ }
-    return { ok: response.ok, status: response.status, body: data,
-             retryAfter: response.headers.get("Retry-After") };
+    const retry = parseInt(response.headers.get("Retry-After") || "", 10);
+    return { ok: response.ok, status: response.status, body: data, retryAfter: Number.isNaN(retry) ? 0 : retry };
   } catch (_) {
-    return { ok: false, status: 0, body: { error: "The service could not be reached. Check your connection." } };
+    return { ok: false, status: 0, body: { error: "The service could not be reached. Check your connection." },
+             retryAfter: 0 };
   }
 }
 
-function problem(answer) {
+function sentence(answer) {
   if (answer.body.code === "rate_limited" && answer.retryAfter) {
     return `Too many attempts. Try again in ${answer.retryAfter} seconds.`;
   }
@@ -87,77 +95,217 @@ function problem(answer) {
   return text;
 }
 
-function askForCode() {
+// Buttons are never disabled while a request runs: a disabled button drops the keyboard focus to <body>.
+// aria-disabled says they do nothing now, and this flag makes them do nothing.
+async function busy(button, work) {
+  if (busyNow || button.getAttribute("aria-disabled") === "true") return;
+  busyNow = true;
+  button.setAttribute("aria-busy", "true");
+  try { await work(); } finally {
+    busyNow = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+// --- what the person sees -------------------------------------------------------------------------
+function show(text, kind) {
+  const status = $("status");
+  status.textContent = text;
+  status.className = kind || "";
+}
+
+// An error about a field: written next to it, tied to it, and read out once as focus moves to it.
+function fieldError(field, text) {
+  const input = $(field);
+  const error = $(`${field}-error`);
+  error.textContent = text;
+  error.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", `${input.dataset.hint} ${field}-error`);
+  show("", "");
+  input.blur();
+  input.focus();
+  if (input.select) input.select();
+}
+
+function clearErrors() {
+  for (const field of ["phone", "code"]) {
+    const input = $(field);
+    $(`${field}-error`).hidden = true;
+    input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", input.dataset.hint);
+  }
+}
+
+function stopClock() {
+  clearInterval(ticker);
+  ticker = 0;
+}
+
+function tick() {
+  const now = Date.now();
+  const left = (expiresAt - now) / 1000;
+  if (expiresAt && left <= 0) {
+    expired();
+    return;
+  }
+  $("code-validity").textContent = expiresAt ? `The code is valid for ${clock(left)}.` : "";
+  const resend = $("resend");
+  const wait = (resendAt - now) / 1000;
+  const label = nextChannel === "voice" ? "Call me with the code" : "Send it again";
+  if (wait > 0) {
+    resend.setAttribute("aria-disabled", "true");
+    resend.textContent = `${label} (${Math.ceil(wait)} s)`;
+  } else {
+    resend.removeAttribute("aria-disabled");
+    resend.textContent = label;
+  }
+}
+
+function startClock() {
+  stopClock();
+  tick();
+  ticker = setInterval(tick, 1000);
+}
+
+// After a send: say where the code went and by what, and what "send it again" would do.
+function delivered(body) {
+  const to = mask(phoneNumber);
+  $("sent-to").textContent = !body.channel ? `A code was sent to ${to} earlier.`
+    : body.channel === "voice" ? `We are calling ${to} to read the code out.`
+      : `We sent a code ${BY[body.channel] || ""} to ${to}.`;
+  nextChannel = body.nextChannel === undefined ? null : body.nextChannel;
+  resendAt = Date.now() + (body.resendIn || 0) * 1000;
+  describeNext();
+}
+
+function describeNext() {
+  $("resend").hidden = nextChannel === null;
+  $("resend-hint").textContent = nextChannel === null
+    ? "No more deliveries of this code: enter it, or use another number."
+    : nextChannel === "voice"
+      ? "The next delivery is a voice call that reads the code out."
+      : `The next delivery comes ${BY[nextChannel] || "again"}.`;
+}
+
+function askForCode(body) {
+  clearErrors();
   $("phone-form").hidden = true;
+  $("verified").hidden = true;
   $("code-form").hidden = false;
   $("code").value = "";
+  expiresAt = body.expiresIn ? Date.now() + body.expiresIn * 1000 : 0;
+  delivered(body);
+  startClock();
   $("code").focus();
 }
 
-function askForPhone() {
+function askForPhone(message, kind) {
+  stopClock();
   verificationId = "";
+  expiresAt = 0;
+  clearErrors();
   $("code-form").hidden = true;
+  $("verified").hidden = true;
   $("phone-form").hidden = false;
-  $("phone").focus();
+  show(message || "", kind);
+  (message ? $("send") : $("phone")).focus();
 }
 
-$("phone-form").addEventListener("submit", async (event) => {
+function expired() {
+  askForPhone("The code has expired. Send a new one.", "error");
+}
+
+// --- the forms ------------------------------------------------------------------------------------
+$("phone").dataset.hint = "phone-hint";
+$("code").dataset.hint = "code-validity";
+
+$("phone-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  phoneNumber = $("phone").value.trim();
-  busy(true);
-  const answer = await post("/request-otp", { phoneNumber, ...captchaToken() });
-  resetCaptcha();
-  busy(false);
-  if (answer.ok) {
-    verificationId = answer.body.verificationId;
-    show(answer.body.message, "ok");
-    askForCode();
-  } else if (answer.body.code === "verification_in_progress") {
-    show(answer.body.error, "ok");
-    askForCode();
-  } else {
-    show(problem(answer), "error");
-  }
+  busy($("send"), async () => {
+    phoneNumber = $("phone").value.trim();
+    const answer = await post("/request-otp", { phoneNumber, ...captchaToken() });
+    resetCaptcha();
+    if (answer.ok) {
+      verificationId = answer.body.verificationId;
+      phoneNumber = answer.body.phoneNumber;
+      show(answer.body.message, "ok");
+      askForCode(answer.body);
+    } else if (answer.body.code === "verification_in_progress") {
+      // A code sent earlier is still valid; this browser's cookie may still name its verification.
+      show(answer.body.error, "ok");
+      askForCode({});
+    } else if (["invalid_phone_number", "invalid_request", "number_not_supported",
+                "country_not_allowed"].includes(answer.body.code)) {
+      fieldError("phone", sentence(answer));
+    } else {
+      show(sentence(answer), "error");
+    }
+  });
 });
 
-$("code-form").addEventListener("submit", async (event) => {
+$("code-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  busy(true);
-  const answer = await post("/check-otp", { ...handle(), code: $("code").value.trim() });
-  busy(false);
-  if (answer.ok) {
-    verificationId = "";
-    show(answer.body.message, "ok");
-    $("code-form").hidden = true;
-    $("verified-number").textContent = answer.body.phoneNumber;
-    $("claims").textContent = JSON.stringify(claimsOf(answer.body.token), null, 2);
-    $("verified").hidden = false;
-    $("verified-heading").focus();
-    return;
-  }
-  show(problem(answer), "error");
-  if (["no_pending_verification", "too_many_attempts", "code_expired"].includes(answer.body.code)) askForPhone();
-  else $("code").select();
+  busy($("verify"), async () => {
+    const code = $("code").value.trim();
+    if (!/^[0-9]{4,10}$/.test(code)) {
+      fieldError("code", "Enter the code from the message: 4 to 10 digits.");
+      return;
+    }
+    const answer = await post("/check-otp", { ...(verificationId ? { verificationId } : {}), code });
+    if (answer.ok) {
+      stopClock();
+      verificationId = "";
+      clearErrors();
+      show(answer.body.message, "ok");
+      $("code-form").hidden = true;
+      $("verified-number").textContent = answer.body.phoneNumber;
+      $("claims").textContent = JSON.stringify(claimsOf(answer.body.token), null, 2);
+      $("verified").hidden = false;
+      $("verified-heading").focus();
+      return;
+    }
+    if (["no_pending_verification", "too_many_attempts", "code_expired",
+         "verification_id_required"].includes(answer.body.code)) {
+      askForPhone(sentence(answer), "error");
+    } else if (["wrong_code", "invalid_code_format"].includes(answer.body.code)) {
+      fieldError("code", sentence(answer));
+    } else {
+      show(sentence(answer), "error");
+      $("code").focus();
+    }
+  });
 });
 
-$("resend").addEventListener("click", async () => {
-  busy(true);
-  const answer = await post("/resend-otp", handle());
-  busy(false);
-  show(answer.ok ? answer.body.message : problem(answer), answer.ok ? "ok" : "error");
+$("resend").addEventListener("click", () => {
+  busy($("resend"), async () => {
+    const answer = await post("/resend-otp", verificationId ? { verificationId } : {});
+    if (answer.ok) {
+      delivered(answer.body);
+      tick();
+      show(answer.body.message, "ok");
+      $("code").focus();
+    } else if (answer.body.code === "rate_limited") {
+      resendAt = Date.now() + answer.retryAfter * 1000;
+      tick();
+      show(sentence(answer), "error");
+    } else if (["no_pending_verification", "code_expired", "verification_id_required"].includes(answer.body.code)) {
+      askForPhone(sentence(answer), "error");
+    } else {
+      if (answer.body.code === "action_refused") {
+        nextChannel = null;
+        describeNext();
+      }
+      show(sentence(answer), "error");
+      $("code").focus();
+    }
+  });
 });
 
-$("cancel").addEventListener("click", async () => {
-  busy(true);
-  const answer = await post("/cancel-otp", handle());
-  busy(false);
-  // Whatever Vonage says, the person wants another number: offer the phone form again.
-  show(answer.ok ? "Enter another number." : problem(answer), answer.ok ? "ok" : "error");
-  if (answer.ok || answer.status === 404) askForPhone();
-});
+// Another number: back to the phone form. Nothing is cancelled at Vonage: the pending code simply expires.
+$("other").addEventListener("click", () => askForPhone());
 
 $("again").addEventListener("click", () => {
-  $("verified").hidden = true;
-  show("", "");
+  $("phone").value = "";
   askForPhone();
 });
