@@ -40,7 +40,9 @@ lint: install-test
 
 # Throughput beside the tutorial app and the simulator itself (needs ../shared, node, wrk and Redis).
 bench: install
-	$(BIN)/python ../shared/bench/bench.py ceiling seed project
+	$(BIN)/python ../shared/bench/bench.py --latency 1000 --conns 256 --probe --request-only seed project
+	$(BIN)/python ../shared/bench/bench.py --probe seed project
 	$(BIN)/python bench/check_every_call.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/rss_under_load.py
 	$(BIN)/python bench/floor.py

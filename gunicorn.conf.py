@@ -1,16 +1,23 @@
 """gunicorn settings, read from the working directory by ``.venv/bin/gunicorn wsgi:app``.
 
-Each in-flight request holds a thread for its whole Vonage round trip, so threads, not processes, carry
-the concurrency: gthread workers, a few processes (two per core), many threads each. Command-line flags
-(``--workers``, ``--threads``, ``--bind``) override these values. See BENCHMARKS.md for the measurements
-behind them.
+A request spends nearly all its time waiting for Vonage. gevent workers keep every such wait in flight
+(up to ``worker_connections`` per process), where threads capped them at workers x threads and, when
+Vonage slowed down, queued requests and /healthz behind them. Two processes per core use the CPU.
+Command-line flags (``--workers``, ``--bind``) override these values. BENCHMARKS.md has the measurements.
 """
 
-import os
-import shutil
-import tempfile
+# gevent replaces the blocking parts of the standard library (sockets, ssl, threading, time) with
+# cooperative ones. It must do so before anything imports them: the imports below reach requests, ssl
+# and redis in the master, and a late patch leaves ssl recursing into itself on every Vonage call.
+from gevent import monkey
 
-from dotenv import load_dotenv
+monkey.patch_all()
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from dotenv import load_dotenv  # noqa: E402
 
 load_dotenv()
 # prometheus_client picks its multiprocess mode when first imported, which happens below (the app
@@ -25,13 +32,10 @@ from app.store import store_from_url  # noqa: E402
 from app.verify import verifier_from_config  # noqa: E402
 
 wsgi_app = "wsgi:app"
-worker_class = "gthread"
-# Two processes per core, 16 threads each: on 2 cores, 64 requests in flight. With one process per core
-# half the CPU sat idle under load (requests waited for a thread, and within one process for the GIL);
-# two per core use it all. BENCHMARKS.md has the measurements. WEB_CONCURRENCY sets the count, as on
-# most platforms that run gunicorn.
+worker_class = "gevent"
+# WEB_CONCURRENCY sets the count, as on most platforms that run gunicorn.
 workers = int(os.environ.get("WEB_CONCURRENCY", "").strip() or 2 * len(os.sched_getaffinity(0)))
-threads = 16
+worker_connections = 1000
 timeout = 30
 graceful_timeout = 20
 # As tight as the service allows: its requests are a short line and a few small headers. Idle keep-alive

@@ -158,6 +158,18 @@ def _retry_after(exc: RateLimitExceeded) -> int:
     return int(exc.limit.limit.get_expiry())
 
 
+def _storage_options(url: str) -> dict[str, Any]:
+    """Short timeouts for Redis, and for one Redis a bounded pool that waits when all its connections are
+    busy: redis-py's default pool raises MaxConnectionsError past 100 concurrent requests."""
+    if url.startswith(("redis://", "rediss://")):
+        from .store.redis import blocking_pool
+
+        return {"connection_pool": blocking_pool(url, socket_timeout=2, socket_connect_timeout=2)}
+    if url.startswith("redis"):
+        return {"socket_timeout": 2, "socket_connect_timeout": 2}
+    return {}
+
+
 def init_limiter(app: Flask) -> None:
     """Bind the limiter to the app: OTP_RATELIMIT_STORAGE_URL (the store's Redis by default), moving windows,
     failing closed."""
@@ -165,9 +177,8 @@ def init_limiter(app: Flask) -> None:
         RATELIMIT_ENABLED=app.config["OTP_RATELIMIT_ENABLED"],
         RATELIMIT_STORAGE_URI=app.config["OTP_RATELIMIT_STORAGE_URL"],
         # Storage faults surface as limits' StorageError (answered 503 below): no silent "unlimited SMS".
-        RATELIMIT_STORAGE_OPTIONS={"wrap_exceptions": True, **(
-            {"socket_timeout": 2, "socket_connect_timeout": 2}
-            if app.config["OTP_RATELIMIT_STORAGE_URL"].startswith(("redis", "rediss")) else {})},
+        RATELIMIT_STORAGE_OPTIONS={"wrap_exceptions": True,
+                                   **_storage_options(app.config["OTP_RATELIMIT_STORAGE_URL"])},
         RATELIMIT_SWALLOW_ERRORS=False,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False,
         # A moving window is exact, which a cooldown of "1 per 30 seconds" needs.
@@ -179,6 +190,9 @@ def init_limiter(app: Flask) -> None:
     # each limit it skips on purpose (the per-number ones when the number is invalid). Breaches are logged
     # below with no key; storage faults are raised, not logged.
     logging.getLogger("flask-limiter").setLevel(logging.CRITICAL)
+    # Flask-Limiter 4.1 merges RATELIMIT_STORAGE_OPTIONS into those of every earlier init_app: a second app
+    # in the process (the tests build many) would inherit the first one's connection pool. Start afresh.
+    limiter._storage_options = {}
     limiter.init_app(app)
 
     @app.errorhandler(RateLimitExceeded)

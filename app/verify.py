@@ -58,9 +58,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# A request waits for a free pooled connection when all are busy: keep the pool at least as large as a
-# worker's threads (gunicorn.conf.py runs 16).
-POOL_MAXSIZE = 32
+# Connections kept per process: as many as the calls a gevent worker has in flight under load, so that
+# none is opened and thrown away per call (urllib3 opens extra ones when all are busy, and discards them).
+POOL_MAXSIZE = 256
 # Vonage ends a request after three wrong codes and offers at most three deliveries (as many as the
 # workflow has steps); the console provider follows the same rules.
 MAX_WRONG_CODES = 3

@@ -282,7 +282,8 @@ def _bindable(port: int) -> bool:
 def cluster_port() -> int:
     """A free port whose cluster bus port (+10000) is free and valid too."""
     while True:
-        port = random.randint(20000, 45000)
+        # Below the ephemeral range (32768 and up), where the OS hands out ports to anyone who asks.
+        port = random.randint(10000, 22000)
         if _bindable(port) and _bindable(port + 10000):
             return port
 
@@ -324,9 +325,11 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     _need("redis-cli")
     directory = tmp_path_factory.mktemp("cluster")
     ports = [cluster_port() for _ in range(3)]
-    procs = [_redis_server(p, directory, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{p}.conf")
-             for p in ports]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        for p in ports:
+            procs.append(_redis_server(p, directory, "--cluster-enabled", "yes", "--cluster-config-file",
+                                       f"nodes-{p}.conf"))
         subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
                         "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
         _wait_for(lambda: all(redis.Redis(port=p).execute_command("CLUSTER INFO").get("cluster_state") == "ok"

@@ -41,6 +41,16 @@ return 0
 _FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled")
 
 
+# Connections per process to one Redis. Under many concurrent requests (gevent workers) a request waits
+# for a free one, up to the socket timeout, instead of failing: redis-py's own pool refuses the 101st.
+POOL_CONNECTIONS = 64
+
+
+def blocking_pool(url: str, **options: Any) -> redis.BlockingConnectionPool:
+    """A bounded pool whose exhausted state is a short wait, not an error."""
+    return redis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=2, **options)
+
+
 def _nodes(netloc: str, default_port: int) -> list[tuple[str, int]]:
     """``[user:password@]host[:port][,host[:port]...]`` -> [(host, port), ...]."""
     nodes = []
@@ -86,7 +96,7 @@ class RedisStore:
             sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": 2, "socket_connect_timeout": 2},  # type: ignore[no-untyped-call]
                                 **options)
             return cls(sentinel.master_for(service), prefix)  # type: ignore[no-untyped-call]
-        return cls(redis.Redis.from_url(url, health_check_interval=30, **options), prefix)
+        return cls(redis.Redis(connection_pool=blocking_pool(url, health_check_interval=30, **options)), prefix)
 
     def _record(self, verification_id: str) -> str:
         # The verification's id as the hash tag: in a Cluster its key has the slot of its own, and every
