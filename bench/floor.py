@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The floor under /request-otp: the seed beside a bare WSGI app that does nothing but the Vonage call.
 
-The bare app runs under gunicorn with the service's worker class, workers and threads, and calls Vonage
+The bare app runs under gunicorn with the service's worker class and processes, and calls Vonage
 through the service's own wrapper (app.verify.VonageLegacyVerifier: the SDK, requests, TLS). It has no
 Flask, no validation, no rate limits, no store, no logs and no metrics, so no version of the service can
 be faster than it: it measures what the SDK and gunicorn cost before the service does any work of its own.
@@ -52,12 +52,12 @@ def wrk(url: str) -> dict:
 
 
 def main() -> None:
-    # The same processes and threads as gunicorn.conf.py (two per core, 16 threads).
+    # The same worker class and processes as gunicorn.conf.py (gevent, two per core).
     workers = os.environ.get("WEB_CONCURRENCY") or str(2 * len(os.sched_getaffinity(0)))
     bare = Path(tempfile.mkdtemp())
     (bare / "wsgi.py").write_text(BARE_APP)
     (bare / ".venv").symlink_to(ROOT / ".venv")
-    os.environ["SUT_GUNICORN_ARGS"] = f"--worker-class gthread --workers {workers} --threads 16"
+    os.environ["SUT_GUNICORN_ARGS"] = f"--worker-class gevent --workers {workers} --worker-connections 1000"
     sim = harness.Sim()
     try:
         for name, kind, directory in (("seed", "seed", None), ("bare-sdk", "project", bare)):
