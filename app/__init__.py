@@ -12,7 +12,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import metrics
-from .callers import authenticate, check_origin
+from .callers import api_key_name, authenticate, check_origin
 from .config import load_config
 from .errors import register_error_handlers
 from .logs import request_id
@@ -145,7 +145,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
         response.headers["X-Request-ID"] = request_id()
         endpoint = request.endpoint or "unmatched"
         method = request.method if request.method in HTTP_METHODS else "other"
-        metrics.REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
+        metrics.REQUESTS.labels(endpoint, method, str(response.status_code), api_key_name()).inc()
         if "started" in g:
             metrics.REQUEST_LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
         return response

@@ -9,7 +9,9 @@ from contextvars import ContextVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
-REQUESTS = Counter("otp_http_requests", "HTTP requests answered.", ["endpoint", "method", "status"])
+# caller: the name of the API key that authenticated the request ('' without one): a bounded set, the
+# names in OTP_API_KEYS.
+REQUESTS = Counter("otp_http_requests", "HTTP requests answered.", ["endpoint", "method", "status", "caller"])
 REQUEST_LATENCY = Histogram("otp_http_request_duration_seconds", "Time to answer an HTTP request.", ["endpoint"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 # country: the destination's ISO code on started and approved (their ratio per country is the SMS-pumping

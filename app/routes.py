@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import BadRequest
 
 from . import captcha, phone
+from .callers import api_key_name
 from .errors import (
     ActionRefusedError,
     InvalidCodeFormatError,
@@ -188,8 +189,10 @@ def owned_number_key() -> str:
 def _outcome(outcome: str, number: str, event: str = "verification") -> None:
     """Log one verification event (masked number, Vonage latency) and count its outcome."""
     masked = phone.mask(number)
-    log.info("%s %s for %s", event, outcome, masked, extra={
-        "event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()})
+    extra = {"event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()}
+    if api_key_name():
+        extra["caller"] = api_key_name()  # the API key's name, never the key
+    log.info("%s %s for %s", event, outcome, masked, extra=extra)
     VERIFICATIONS.labels(outcome, phone.country(number) if outcome in ("started", "approved") else "").inc()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 import pytest
 import redis
@@ -184,3 +185,17 @@ def test_the_apikey_command_prints_the_key_once_and_the_line_to_add(settings: di
     vonage.start("ok")
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}, headers=bearer(key)).status_code == 200
     assert CliRunner().invoke(otp, ["apikey", "bad name"]).exit_code != 0
+
+
+def test_the_keys_name_reaches_metrics_and_log_lines_but_never_the_key(keyed: FlaskClient, vonage: FakeVonage,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    vonage.start("ok")
+    with caplog.at_level(logging.INFO):
+        assert keyed.post("/request-otp", json={"phoneNumber": NUMBER}, headers=bearer()).status_code == 200
+
+    metrics = keyed.get("/metrics").get_data(as_text=True)
+    assert re.search(r'otp_http_requests_total\{caller="web",endpoint="otp.request_otp",method="POST",'
+                     r'status="200"\} [1-9]', metrics)
+    [started] = [r for r in caplog.records if getattr(r, "outcome", "") == "started"]
+    assert started.caller == "web"  # type: ignore[attr-defined]
+    assert KEY not in caplog.text and digest(KEY) not in caplog.text and KEY not in metrics
