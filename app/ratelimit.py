@@ -10,7 +10,8 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
@@ -112,26 +113,25 @@ def _cooldown() -> tuple[RateLimitItem, list[str]] | None:
     return RateLimitItemPerSecond(1, seconds), ["otp", "send-cooldown"]
 
 
-def take_cooldown(number: str) -> None:
-    """Start the number's resend cooldown, or answer 429 when it runs: one atomic step in the limits
-    storage, so of two sends racing to the same number only one goes out."""
-    cooldown = _cooldown()
-    if cooldown is None:
+@contextmanager
+def cooldown(number: str) -> Iterator[None]:
+    """Hold the number's resend cooldown around a send: taken in one atomic step in the limits storage
+    before it (of two sends racing to the same number only one goes out; the other is answered 429), and
+    given back when the send raised, since no code went out (a send Vonage failed can be tried at once)."""
+    window = _cooldown()
+    if window is None:
+        yield
         return
-    item, scope = cooldown
-    if limiter.limiter.hit(item, *scope, number):
-        return
-    reset = limiter.limiter.get_window_stats(item, *scope, number).reset_time
-    _breached("send-cooldown", str(item))
-    raise RateLimitedError(math.ceil(reset - time.time()))
-
-
-def release_cooldown(number: str) -> None:
-    """Give the cooldown back when no code went out: a send Vonage failed can be tried again at once."""
-    cooldown = _cooldown()
-    if cooldown is not None:
-        item, scope = cooldown
+    item, scope = window
+    if not limiter.limiter.hit(item, *scope, number):
+        reset = limiter.limiter.get_window_stats(item, *scope, number).reset_time
+        _breached("send-cooldown", str(item))
+        raise RateLimitedError(math.ceil(reset - time.time()))
+    try:
+        yield
+    except BaseException:
         limiter.limiter.clear(item, *scope, number)
+        raise
 
 
 def _breached(scope: str, limit: str) -> None:
@@ -139,10 +139,10 @@ def _breached(scope: str, limit: str) -> None:
     number = g.get("otp_destination", "")
     if scope in VELOCITY_SCOPES and number:
         # Country and prefix only: enough to find a pumping campaign, not who was targeted.
-        log.warning("send limit %s hit (%s) for %s, prefix %s", limit, scope, phone.country(number),
-                    phone.mask(number[:-4]), extra={"event": "velocity_limited", "limit": limit, "scope": scope,
-                                                   "country": phone.country(number),
-                                                   "prefix": phone.mask(number[:-4])})
+        country, prefix = phone.country(number), phone.mask(number[:-4])
+        log.warning("send limit %s hit (%s) for %s, prefix %s", limit, scope, country, prefix,
+                    extra={"event": "velocity_limited", "limit": limit, "scope": scope, "country": country,
+                           "prefix": prefix})
     else:
         log.info("rate limit hit: %s (%s)", limit, scope,
                  extra={"event": "rate_limited", "limit": limit, "scope": scope})

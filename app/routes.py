@@ -36,7 +36,7 @@ from .errors import (
     error_response,
 )
 from .metrics import VERIFICATIONS, exposition, last_vonage_ms
-from .ratelimit import check_limits, release_cooldown, send_limits, take_cooldown
+from .ratelimit import check_limits, cooldown, send_limits
 from .store import Pending, Store
 from .tokens import TokenIssuer, Verified
 from .verify import Verifier
@@ -190,8 +190,9 @@ def _outcome(outcome: str, number: str, event: str = "verification") -> None:
     """Log one verification event (masked number, Vonage latency) and count its outcome."""
     masked = phone.mask(number)
     extra = {"event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()}
-    if api_key_name():
-        extra["caller"] = api_key_name()  # the API key's name, never the key
+    caller = api_key_name()
+    if caller:
+        extra["caller"] = caller  # the API key's name, never the key
     log.info("%s %s for %s", event, outcome, masked, extra=extra)
     VERIFICATIONS.labels(outcome, phone.country(number) if outcome in ("started", "approved") else "").inc()
 
@@ -280,7 +281,7 @@ def bind_cookie(response: Response) -> Response:
 # Flask-Limiter checks every limit before the view runs, so nothing past a limit reaches Vonage (see
 # app.ratelimit for what each counts). On check, resend and cancel the number is that of the verification
 # the caller holds: a caller who knows only a number spends nothing of its owner's limits. The resend
-# cooldown is taken in the view, atomically, just before the send, and given back when nothing was sent.
+# cooldown is held in the view around the send (app.ratelimit.cooldown).
 @bp.post("/request-otp")
 @send_limits(number_key)
 def request_otp() -> tuple[dict[str, Any], int]:
@@ -290,12 +291,8 @@ def request_otp() -> tuple[dict[str, Any], int]:
     phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"],
                  current_app.config["OTP_ALLOWED_NUMBER_TYPES"])
     captcha.verify(_body().get("captchaToken"))
-    take_cooldown(number)
-    try:
+    with cooldown(number):
         return _start(number, nonce)
-    except BaseException:
-        release_cooldown(number)
-        raise
 
 
 def _start(number: str, nonce: str) -> tuple[dict[str, Any], int]:
@@ -322,15 +319,10 @@ def _start(number: str, nonce: str) -> tuple[dict[str, Any], int]:
 @send_limits(owned_number_key)
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
-    number = owned_verification().number
-    take_cooldown(number)
-    try:
+    with cooldown(owned_verification().number):
         pending = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
                                   "No further delivery is possible for this code: enter it, or request a new "
                                   "one when it expires.")
-    except BaseException:
-        release_cooldown(number)
-        raise
     try:
         get_store().count_delivery(pending.id)
     except StoreError:
