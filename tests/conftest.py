@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 import redis
 import responses
+import trustme
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -300,12 +302,27 @@ def _wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None
     raise RuntimeError(f"{what} did not come up")
 
 
-def _redis_server(port: int, directory: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start_redis_server(port: int, directory: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on ``port``, answering when this returns; the caller stops it."""
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(directory), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for(lambda: bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping()), f"redis-server :{port}")
+    try:
+        _wait_for(lambda: bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping()), f"redis-server :{port}")
+    except RuntimeError:
+        proc.kill()
+        raise
     return proc
+
+
+def localhost_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server-side TLS context for 127.0.0.1 from a CA made now, and that CA's PEM (REQUESTS_CA_BUNDLE)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_path = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    return context, ca_path
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -328,7 +345,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for p in ports:
-            procs.append(_redis_server(p, directory, "--cluster-enabled", "yes", "--cluster-config-file",
+            procs.append(start_redis_server(p, directory, "--cluster-enabled", "yes", "--cluster-config-file",
                                        f"nodes-{p}.conf"))
         subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
                         "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
@@ -345,7 +362,7 @@ def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     _need("redis-server")
     directory = tmp_path_factory.mktemp("sentinel")
     master_port, sentinel_port = cluster_port(), cluster_port()
-    master = _redis_server(master_port, directory)
+    master = start_redis_server(master_port, directory)
     conf = directory / "sentinel.conf"
     conf.write_text(f"port {sentinel_port}\nbind 127.0.0.1\ndir {directory}\n"
                     f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n")

@@ -24,9 +24,8 @@ import jwt
 import pytest
 import redis
 import requests
-import trustme
 
-from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM, migrate
+from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM, localhost_tls, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLD_NUMBER = "14155552699"  # the stand-in never answers a start for this number in time
@@ -135,11 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StandIn, Path]]:
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_path = tmp_path_factory.mktemp("tls") / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+    context, ca_path = localhost_tls(tmp_path_factory.mktemp("tls"))
     server = StandIn(context)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

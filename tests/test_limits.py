@@ -13,6 +13,7 @@ import responses
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.config import ConfigError
 
 from .conftest import NUMBER, REDIS_URL, FakeVonage
 
@@ -134,7 +135,7 @@ def test_allowed_number_types_widen_the_screen(settings: dict[str, str], vonage:
 
 
 def test_a_bad_allowed_number_type_stops_startup(settings: dict[str, str]) -> None:
-    with pytest.raises(Exception, match="OTP_ALLOWED_NUMBER_TYPES"):
+    with pytest.raises(ConfigError, match="OTP_ALLOWED_NUMBER_TYPES"):
         create_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "mobile"})
 
 
@@ -231,7 +232,7 @@ def test_captcha_failures_spend_no_number_budget(redis_settings: dict[str, str],
 
 
 def test_captcha_needs_its_secret(settings: dict[str, str]) -> None:
-    with pytest.raises(Exception, match="OTP_CAPTCHA_SECRET"):
+    with pytest.raises(ConfigError, match="OTP_CAPTCHA_SECRET"):
         create_app(settings | {"OTP_CAPTCHA": "turnstile"})
 
 

@@ -6,6 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.config import ConfigError
 
 from .conftest import NUMBER, FakeVonage
 
@@ -121,5 +122,5 @@ def test_without_allowed_origins_there_are_no_cors_headers(client: FlaskClient) 
 
 @pytest.mark.parametrize("value", ["app.example.com", "https://app.example.com/path", "ftp://x"])
 def test_allowed_origins_must_be_origins(settings: dict[str, str], value: str) -> None:
-    with pytest.raises(Exception, match="OTP_ALLOWED_ORIGINS"):
+    with pytest.raises(ConfigError, match="OTP_ALLOWED_ORIGINS"):
         create_app({**settings, "OTP_ALLOWED_ORIGINS": value})

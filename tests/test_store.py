@@ -6,11 +6,11 @@ import os
 import random
 import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -24,7 +24,7 @@ from app.store.memory import MemoryStore
 from app.store.redis import RedisStore
 from app.store.sql import SqlStore
 
-from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, migrate, redis_or_fail
+from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, migrate, redis_or_fail, start_redis_server
 
 
 class FakeClock:
@@ -295,28 +295,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    probe = redis.Redis(port=port, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            probe.ping()
-            return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
-
-
-def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: FakeVonage) -> None:
+def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: FakeVonage,
+                                                                        tmp_path: Path) -> None:
     if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server must be installed to run the store tests under CI")
         pytest.skip("no redis-server binary")
     port = _free_port()
-    server = _start_redis(port)
+    server = start_redis_server(port, tmp_path)
     client = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
     try:
         vonage.start("ok", rid="req-before")
@@ -329,7 +315,8 @@ def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: 
         assert down.json["code"] == "store_unavailable"
         assert client.get("/readyz").status_code == 503
 
-        server = _start_redis(port)  # an empty Redis: the entry made before is gone with the old one
+        # An empty Redis: the entry made before is gone with the old one.
+        server = start_redis_server(port, tmp_path)
         assert client.get("/readyz").status_code == 200
         vonage.start("ok", rid="req-after")
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200

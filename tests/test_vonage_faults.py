@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
-import trustme
 from flask.testing import FlaskClient
 
 from app import create_app
 from app.routes import LOST_ANSWER
 
-from .conftest import API_KEY, API_SECRET, NUMBER, SETTINGS, FakeVonage
+from .conftest import API_KEY, API_SECRET, NUMBER, SETTINGS, FakeVonage, localhost_tls
 
 # Seconds a test allows past VONAGE_TIMEOUT: Flask, the SDK and thread scheduling on a busy machine.
 MARGIN = 0.75
@@ -83,11 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Misbehaving, Path]]:
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_path = tmp_path_factory.mktemp("tls") / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_path))
+    context, ca_path = localhost_tls(tmp_path_factory.mktemp("tls"))
     server = Misbehaving(context)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server, ca_path
