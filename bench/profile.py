@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Where one gevent worker's time goes on /request-otp, sampled by py-spy under load.
+
+Starts the shared Vonage simulator (50 ms) and the service under gunicorn with ONE worker (so a single
+py-spy covers every request), loads it with wrk, records the worker with py-spy for the load's length, and
+prints the share of samples whose stack includes each of the functions below (a function and its callees).
+The raw stacks are kept in /tmp for a flame graph (``py-spy`` can render them; see its README).
+
+usage (from the project root, with ../shared, node, wrk and py-spy in .venv): .venv/bin/python bench/profile.py
+"""
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+sys.path.insert(0, str(SHARED))
+import harness  # noqa: E402
+
+SECS, CONNS = 10, 32
+# (label, substring of a py-spy frame "function (file:line)"): the parts of a request worth naming.
+PARTS = [
+    ("whole request (Flask wsgi_app)", "wsgi_app (flask/app.py"),
+    ("rate limits before the view", "_check_request_limit (flask_limiter"),
+    ("destination limits and cooldown (send_budget)", "send_budget (app/ratelimit.py"),
+    ("limits: Redis round trips (execute_command)", "execute_command (redis/client.py"),
+    ("redis-py pool checkout", "get_connection (redis/connection.py"),
+    ("Vonage call (SDK)", "(vonage_verify_legacy"),
+    ("Vonage call (SDK v2)", "(vonage_verify/"),
+    ("store", "(app/store/"),
+    ("phonenumbers", "(phonenumbers/"),
+    ("token signing", "(jwt/"),
+    ("logging", "(logging/"),
+    ("metrics", "(prometheus_client/"),
+    ("JSON", "(json/"),
+    ("gevent hub (waiting, switching)", "run (gevent/hub.py"),
+]
+
+
+def main() -> None:
+    sim = harness.Sim()
+    sim.config(latency_ms=50)
+    os.environ["SUT_GUNICORN_ARGS"] = "--workers 1"
+    server = harness.Server("project", sim, Path(tempfile.mkdtemp()))
+    raw = Path(tempfile.mkdtemp()) / "request-otp.txt"
+    try:
+        worker = int(subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
+                                    text=True).stdout.split()[0])
+        load = subprocess.Popen(["wrk", "-t2", f"-c{CONNS}", f"-d{SECS + 2}s", "-s", str(SHARED / "request.lua"),
+                                 server.base], stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        subprocess.run([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(worker), "--duration",
+                        str(SECS), "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
+                       check=True, capture_output=True)
+        out = load.communicate()[0]
+        print(next((line for line in out.splitlines() if line.startswith("JSON ")), out))
+    finally:
+        server.stop()
+        sim.stop()
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        total += int(n)
+        for label, needle in PARTS:
+            if needle in stack:
+                counts[label] += int(n)
+    print(f"{total} samples of one worker, {SECS} s, {CONNS} connections, Vonage 50 ms; stacks in {raw}")
+    for label, _ in PARTS:
+        print(f"{100 * counts[label] / max(total, 1):5.1f} %  {label}")
+
+
+if __name__ == "__main__":
+    main()
