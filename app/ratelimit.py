@@ -16,8 +16,12 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
-from limits import RateLimitItem, RateLimitItemPerSecond
+from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
 from limits.errors import StorageError as LimitStorageError
+from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorage
+from redis import Redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisError
 
 from . import phone
 from .callers import api_key_name, client_key
@@ -39,53 +43,16 @@ def limit_from(name: str) -> str:
     return str(current_app.config[name])
 
 
-def _number_limits(number_key: Callable[[], str]) -> dict[str, Callable[[], str]]:
-    """Keys of the limits on a destination number, from the view's way of naming the number."""
-    def number_and_client() -> str:
-        number = number_key()
-        return f"{number}|{client_key()}" if number else ""
+def send_limits() -> Callable[[F], F]:
+    """The limits every request to a route that sends a code counts against: per client and per API key.
 
-    def country() -> str:
-        number = number_key()
-        return phone.country(number) if number else ""
-
-    def prefix() -> str:
-        # The number without its last four digits: a block of 10,000 numbers, as pumping rotates through.
-        number = number_key()
-        return number[:-4] if number else ""
-
-    def everything() -> str:
-        return "all" if number_key() else ""
-
-    return {"send-number": number_and_client, "send-number-total": number_key, "send-country": country,
-            "send-prefix": prefix, "send-global": everything}
-
-
-_SEND_SETTINGS = {"send-number": "OTP_RATELIMIT_REQUEST_NUMBER",
-                  "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL", "send-country": "OTP_RATELIMIT_COUNTRY",
-                  "send-prefix": "OTP_RATELIMIT_PREFIX", "send-global": "OTP_RATELIMIT_GLOBAL"}
-
-
-def _code_sent(response: Response) -> bool:
-    return response.status_code == 200
-
-
-def send_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
-    """The limits of a route that sends a code to the number ``number_key`` names.
-
-    Per client and per API key, every request counts (malformed ones too). On the destination (per number
-    and client, per number, per country, per prefix, and overall) only sends that delivered a code count:
-    a 409, a refused number or a Vonage failure cost nobody's budget, so a stranger's requests cannot use
-    up the owner's. Those are tested before the view and counted after it (Flask-Limiter deduct_when).
+    Malformed requests count too. What the send may spend of its destination's budget is the view's
+    business (``send_budget``): only the view knows the number and whether a code went out.
     """
-    keys = _number_limits(number_key)
-    decorators: list[Callable[[Any], Any]] = [
+    return _apply([
         limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_REQUEST_IP"), key_func=client_key, scope="send-ip"),
         limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_KEY"), key_func=api_key_name, scope="api-key"),
-        *[limiter.shared_limit(functools.partial(limit_from, setting), key_func=keys[scope], scope=scope,
-                               deduct_when=_code_sent) for scope, setting in _SEND_SETTINGS.items()],
-    ]
-    return _apply(decorators)
+    ])
 
 
 def check_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
@@ -106,32 +73,124 @@ def _apply(decorators: Sequence[Callable[[Any], Any]]) -> Callable[[F], F]:
     return decorate
 
 
-def _cooldown() -> tuple[RateLimitItem, list[str]] | None:
+# The budget of a destination: per number and client, per number, per country, per block of 10,000 numbers
+# (as pumping rotates through), and overall.
+_DESTINATION_SETTINGS = {"send-number": "OTP_RATELIMIT_REQUEST_NUMBER",
+                         "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
+                         "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
+                         "send-global": "OTP_RATELIMIT_GLOBAL"}
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(limit: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(limit))
+
+
+def _destination_windows(number: str) -> list[tuple[str, RateLimitItem, str]]:
+    """(scope, limit, storage key) of each limit on sends to ``number``; the keys are those Flask-Limiter
+    gives a shared limit of that scope, so the counts are one with any kept under it."""
+    keys = {"send-number": f"{number}|{client_key()}", "send-number-total": number,
+            "send-country": phone.country(number), "send-prefix": number[:-4], "send-global": "all"}
+    return [(scope, item, item.key_for("otp", keys[scope], scope))
+            for scope, setting in _DESTINATION_SETTINGS.items() for item in _parsed(limit_from(setting))]
+
+
+def _cooldown_window(number: str) -> tuple[RateLimitItem, str] | None:
     seconds = int(current_app.config["OTP_RESEND_COOLDOWN"])
-    if not seconds or not current_app.config["OTP_RATELIMIT_ENABLED"]:
+    if not seconds:
         return None
-    return RateLimitItemPerSecond(1, seconds), ["otp", "send-cooldown"]
+    item = RateLimitItemPerSecond(1, seconds)
+    return item, item.key_for("otp", "send-cooldown", number)
 
 
 @contextmanager
-def cooldown(number: str) -> Iterator[None]:
-    """Hold the number's resend cooldown around a send: taken in one atomic step in the limits storage
-    before it (of two sends racing to the same number only one goes out; the other is answered 429), and
-    given back when the send raised, since no code went out (a send Vonage failed can be tried at once)."""
-    window = _cooldown()
-    if window is None:
+def send_budget(number: str) -> Iterator[None]:
+    """Hold a send to ``number`` to its destination's limits and its cooldown.
+
+    Before the send, in one round trip to the limits storage: every limit on the destination is tested,
+    and the number's resend cooldown is taken in one atomic step (of two sends racing to one number only
+    one goes out; the other is answered 429). Past a limit, nothing is sent: 429. A send that raised
+    (nothing went out: a 409, a refused number, a Vonage failure) gives the cooldown back and spends nobody's
+    budget, so a stranger's requests cannot use up the owner's; a send that delivered a code counts
+    against every limit, again in one round trip.
+    """
+    if not current_app.config["OTP_RATELIMIT_ENABLED"]:
         yield
         return
-    item, scope = window
-    if not limiter.limiter.hit(item, *scope, number):
-        reset = limiter.limiter.get_window_stats(item, *scope, number).reset_time
-        _breached("send-cooldown", str(item))
-        raise RateLimitedError(math.ceil(reset - time.time()))
+    storage = limiter.storage
+    assert isinstance(storage, MovingWindowSupport)  # init_limiter chooses the moving-window strategy
+    windows = _destination_windows(number)
+    cooldown = _cooldown_window(number)
+    counts, taken = _moving_windows(storage, [(item, key) for _, item, key in windows],
+                                    [cooldown] if cooldown else [])
+    if cooldown and not taken[0]:
+        start, _ = storage.get_moving_window(cooldown[1], cooldown[0].amount, cooldown[0].get_expiry())
+        _breached("send-cooldown", str(cooldown[0]))
+        raise RateLimitedError(math.ceil(start + cooldown[0].get_expiry() - time.time()))
+    breaches = [(start + item.get_expiry(), scope, item)
+                for (scope, item, _), (start, count) in zip(windows, counts, strict=True) if count >= item.amount]
     try:
+        if breaches:
+            reset, scope, item = max(breaches, key=lambda breach: breach[0])
+            _breached(scope, str(item))
+            raise RateLimitedError(math.ceil(reset - time.time()))
         yield
     except BaseException:
-        limiter.limiter.clear(item, *scope, number)
+        if cooldown:
+            storage.clear(cooldown[1])
         raise
+    try:
+        _moving_windows(storage, [], [(item, key) for _, item, key in windows])
+    except LimitStorageError as exc:
+        # The code is on its way: a 503 now would only make the person ask for another.
+        log.error("could not count a send against its limits: %s", type(exc.storage_error).__name__)
+
+
+def _moving_windows(storage: MovingWindowSupport, read: Sequence[tuple[RateLimitItem, str]],
+                    take: Sequence[tuple[RateLimitItem, str]]) -> tuple[list[tuple[float, int]], list[bool]]:
+    """The (start, count) of each moving window in ``read``, and whether an entry was acquired in each of
+    ``take``: what limits' storage answers for one window at a time (``get_moving_window``,
+    ``acquire_entry``), here in one round trip to one Redis, as a pipeline of the same scripts."""
+    if not isinstance(storage, RedisStorage) or isinstance(storage, RedisClusterStorage):
+        # Memory, and a Cluster, whose keys live on several nodes: one window at a time.
+        return ([storage.get_moving_window(key, item.amount, item.get_expiry()) for item, key in read],
+                [storage.acquire_entry(key, item.amount, item.get_expiry()) for item, key in take])
+    now = time.time()
+    prefixed = storage.prefixed_key
+    calls: list[tuple[Script, tuple[Any, ...]]] = [
+        (storage.lua_moving_window, (prefixed(key), now - item.get_expiry(), item.amount)) for item, key in read]
+    calls += [(storage.lua_acquire_moving_window, (prefixed(key), now, item.amount, item.get_expiry(), 1))
+              for item, key in take]
+    answers = _evalsha(storage.get_connection(), calls)  # type: ignore[arg-type]  # a redis-py client
+    windows = [(float(answer[0]), int(answer[1])) if answer else (now, 0) for answer in answers[:len(read)]]
+    return windows, [bool(answer) for answer in answers[len(read):]]
+
+
+def _evalsha(client: Redis, calls: Sequence[tuple[Script, tuple[Any, ...]]]) -> list[Any]:
+    """Run each (script, (key, *args)) in one pipeline. A script Redis has forgotten (after a restart or a
+    failover) is loaded, as limits would, and only the calls that it failed run again."""
+    def run(batch: Sequence[tuple[Script, tuple[Any, ...]]]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for script, (key, *args) in batch:
+            pipe.evalsha(script.sha, 1, key, *args)
+        try:
+            return pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise LimitStorageError(exc) from exc
+
+    answers = run(calls)
+    forgotten = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+    if forgotten:
+        try:
+            for script in {calls[i][0] for i in forgotten}:
+                client.script_load(script.script)
+        except RedisError as exc:
+            raise LimitStorageError(exc) from exc
+        for i, answer in zip(forgotten, run([calls[i] for i in forgotten]), strict=True):
+            answers[i] = answer
+    if failed := next((answer for answer in answers if isinstance(answer, Exception)), None):
+        raise LimitStorageError(failed)
+    return answers
 
 
 def _breached(scope: str, limit: str) -> None:

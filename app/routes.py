@@ -36,7 +36,7 @@ from .errors import (
     error_response,
 )
 from .metrics import VERIFICATIONS, exposition, last_vonage_ms
-from .ratelimit import check_limits, cooldown, send_limits
+from .ratelimit import check_limits, send_budget, send_limits
 from .store import Pending, Store
 from .tokens import TokenIssuer, Verified
 from .verify import Verifier
@@ -117,15 +117,6 @@ def posted_number() -> str:
         g.otp_parsed = number
         g.otp_number = g.otp_destination = phone.e164(number)
     return str(g.otp_number)
-
-
-def number_key() -> str:
-    """Rate-limit key: the normalised number, or '' when it is invalid (Flask-Limiter then skips the
-    per-number limits, the per-address ones still count the request, and the view answers 400)."""
-    try:
-        return posted_number()
-    except OtpError:
-        return ""
 
 
 def get_tokens() -> TokenIssuer:
@@ -278,12 +269,12 @@ def bind_cookie(response: Response) -> Response:
     return response
 
 
-# Flask-Limiter checks every limit before the view runs, so nothing past a limit reaches Vonage (see
-# app.ratelimit for what each counts). On check, resend and cancel the number is that of the verification
-# the caller holds: a caller who knows only a number spends nothing of its owner's limits. The resend
-# cooldown is held in the view around the send (app.ratelimit.cooldown).
+# Flask-Limiter counts each request against its client's and API key's limits before the view runs; a send
+# is held to its destination's limits and cooldown in the view (app.ratelimit.send_budget), so nothing past
+# a limit reaches Vonage. On check, resend and cancel the number is that of the verification the caller
+# holds: a caller who knows only a number spends nothing of its owner's limits.
 @bp.post("/request-otp")
-@send_limits(number_key)
+@send_limits()
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number and answer the new verification's id."""
     number = posted_number()
@@ -291,7 +282,7 @@ def request_otp() -> tuple[dict[str, Any], int]:
     phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"],
                  current_app.config["OTP_ALLOWED_NUMBER_TYPES"])
     captcha.verify(_body().get("captchaToken"))
-    with cooldown(number):
+    with send_budget(number):
         return _start(number, nonce)
 
 
@@ -316,10 +307,10 @@ def _start(number: str, nonce: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/resend-otp")
-@send_limits(owned_number_key)
+@send_limits()
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
-    with cooldown(owned_verification().number):
+    with send_budget(owned_verification().number):
         pending = _act_on_pending(lambda verifier, request_id: verifier.next_step(request_id),
                                   "No further delivery is possible for this code: enter it, or request a new "
                                   "one when it expires.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import urllib.parse
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,7 +17,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.config import ConfigError
 
-from .conftest import NUMBER, REDIS_URL, FakeVonage
+from .conftest import NUMBER, REDIS_URL, FakeVonage, cluster_port, start_redis_server
 
 STRANGER = {"REMOTE_ADDR": "203.0.113.9"}
 OWNER = {"REMOTE_ADDR": "198.51.100.20"}
@@ -178,6 +180,49 @@ def test_velocity_limits_count_only_delivered_codes(redis_settings: dict[str, st
     vonage.start("ok")
 
     assert [send(client, f"+1415{200 + i:03d}2671") for i in range(6)] == [502, 502, 502, 200, 200, 429]
+
+
+def test_limits_hold_when_redis_has_forgotten_their_scripts(redis_settings: dict[str, str],
+                                                             vonage: FakeVonage) -> None:
+    """A restart or a failover empties Redis's script cache: each send is still tested, takes its number's
+    cooldown once, and is counted."""
+    client = create_app(redis_settings | {"OTP_RATELIMIT_PREFIX": "3/hour"}).test_client()
+    vonage.start("ok")
+    statuses = []
+    for i in range(4):
+        redis.Redis.from_url(REDIS_URL).script_flush()
+        statuses.append(send(client, f"+1415555{2600 + i:04d}"))
+
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_a_code_sent_is_answered_200_even_when_its_count_cannot_be_kept(
+        redis_settings: dict[str, str], vonage: FakeVonage, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    port = cluster_port()
+    server = start_redis_server(port, tmp_path)
+    client = create_app(redis_settings | {"OTP_RATELIMIT_STORAGE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
+
+    def limits_storage_dies_during_the_send(_: object) -> tuple[int, dict[str, str], str]:
+        server.kill()
+        server.wait(10)
+        return 200, {}, json.dumps({"status": "0", "request_id": "req-1"})
+
+    vonage.mock.add_callback(responses.POST, vonage.start_url(), callback=limits_storage_dies_during_the_send)
+    try:
+        with caplog.at_level(logging.INFO):
+            sent = client.post("/request-otp", json={"phoneNumber": NUMBER})
+            refused = client.post("/request-otp", json={"phoneNumber": "+14155550100"})
+    finally:
+        server.kill()
+        server.wait(10)
+
+    # The person is told the code is on its way (asking again would send another); the next send is held
+    # back while its limits cannot be counted.
+    assert sent.status_code == 200 and sent.json["verificationId"], sent.json
+    assert "could not count a send against its limits" in caplog.text
+    assert refused.status_code == 503 and refused.json["code"] == "store_unavailable"
+    assert len(vonage.calls("start")) == 1
 
 
 SITEVERIFY = {"turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
