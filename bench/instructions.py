@@ -34,9 +34,12 @@ def requests_in_process(port: int, count: int, first: int) -> None:
     limits = "100000/minute"
     app = create_app(dict(
         VONAGE_API_KEY=harness.KEY, VONAGE_API_SECRET=harness.SECRET, VONAGE_API_HOST=f"127.0.0.1:{port}",
+        OTP_TOKEN_PRIVATE_KEY=harness.token_key_pem(), OTP_TOKEN_ISSUER=harness.TOKEN_ISSUER,
         OTP_STORE_URL="redis://127.0.0.1:6379/15", OTP_RESEND_COOLDOWN="0",
         OTP_RATELIMIT_ENABLED=os.environ.get("RATELIMIT", "true"), OTP_RATELIMIT_REQUEST_IP=limits,
-        OTP_RATELIMIT_REQUEST_NUMBER=limits, OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits))
+        OTP_RATELIMIT_REQUEST_NUMBER=limits, OTP_RATELIMIT_REQUEST_NUMBER_TOTAL=limits, OTP_RATELIMIT_COUNTRY=limits,
+        OTP_RATELIMIT_PREFIX=limits, OTP_RATELIMIT_GLOBAL=limits, OTP_RATELIMIT_KEY=limits,
+        OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits))
     client = app.test_client()
     for i in range(30 + count):  # the first 30 warm caches and connections in both runs
         answer = client.post("/request-otp", json={"phoneNumber": f"+1201{first + i:07d}"})
@@ -47,6 +50,8 @@ def counted(port: int, count: int, first: int) -> int:
     env = dict(os.environ, REQUESTS_CA_BUNDLE=str(harness.CERT))
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
                           "--inside", str(port), str(count), str(first)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
     return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
 
 
