@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 
 import phonenumbers
@@ -61,6 +62,8 @@ def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str],
         raise NumberNotSupportedError(f"Verification codes cannot be sent to {refused[1]}.")
 
 
+# A send asks for its number's country three times (two limit keys and a metric label): parse it once.
+@functools.lru_cache(maxsize=256)
 def country(number: str) -> str:
     """The ISO 3166 alpha-2 code of an E.164 number; ZZ for none (metric labels stay a bounded set)."""
     region = phonenumbers.region_code_for_number(phonenumbers.parse(number))

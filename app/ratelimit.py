@@ -12,13 +12,13 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
 from limits.errors import StorageError as LimitStorageError
-from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorage
+from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorage, Storage
 from redis import Redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisError
@@ -43,18 +43,6 @@ def limit_from(name: str) -> str:
     return str(current_app.config[name])
 
 
-def send_limits() -> Callable[[F], F]:
-    """The limits every request to a route that sends a code counts against: per client and per API key.
-
-    Malformed requests count too. What the send may spend of its destination's budget is the view's
-    business (``send_budget``): only the view knows the number and whether a code went out.
-    """
-    return _apply([
-        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_REQUEST_IP"), key_func=client_key, scope="send-ip"),
-        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_KEY"), key_func=api_key_name, scope="api-key"),
-    ])
-
-
 def check_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
     """The limits of check and cancel: per client and per API key, and per number for its holders."""
     return _apply([
@@ -73,12 +61,12 @@ def _apply(decorators: Sequence[Callable[[Any], Any]]) -> Callable[[F], F]:
     return decorate
 
 
-# The budget of a destination: per number and client, per number, per country, per block of 10,000 numbers
-# (as pumping rotates through), and overall.
-_DESTINATION_SETTINGS = {"send-number": "OTP_RATELIMIT_REQUEST_NUMBER",
-                         "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
-                         "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
-                         "send-global": "OTP_RATELIMIT_GLOBAL"}
+class Window(NamedTuple):
+    """One limit on one key: what limits' moving-window storage counts."""
+
+    scope: str
+    item: RateLimitItem
+    key: str
 
 
 @functools.lru_cache(maxsize=64)
@@ -86,82 +74,130 @@ def _parsed(limit: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(limit))
 
 
-def _destination_windows(number: str) -> list[tuple[str, RateLimitItem, str]]:
-    """(scope, limit, storage key) of each limit on sends to ``number``; the keys are those Flask-Limiter
-    gives a shared limit of that scope, so the counts are one with any kept under it."""
-    keys = {"send-number": f"{number}|{client_key()}", "send-number-total": number,
-            "send-country": phone.country(number), "send-prefix": number[:-4], "send-global": "all"}
-    return [(scope, item, item.key_for("otp", keys[scope], scope))
-            for scope, setting in _DESTINATION_SETTINGS.items() for item in _parsed(limit_from(setting))]
+def _windows(scope: str, setting: str, key: str) -> list[Window]:
+    """The windows of the limits a setting holds on ``key``; the storage keys are those Flask-Limiter gives a
+    shared limit of that scope, so the counts are one with any kept under it (the API key's, on checks)."""
+    return [Window(scope, item, item.key_for("otp", key, scope)) for item in _parsed(limit_from(setting))]
 
 
-def _cooldown_window(number: str) -> tuple[RateLimitItem, str] | None:
+def _caller_windows() -> list[Window]:
+    """Per client, and per API key for backend callers."""
+    windows = _windows("send-ip", "OTP_RATELIMIT_REQUEST_IP", client_key())
+    if key_name := api_key_name():
+        windows += _windows("api-key", "OTP_RATELIMIT_KEY", key_name)
+    return windows
+
+
+def _destination_windows(number: str) -> list[Window]:
+    """Per number and client, per number, per country, per block of 10,000 numbers (as pumping rotates
+    through) and overall."""
+    return [*_windows("send-number", "OTP_RATELIMIT_REQUEST_NUMBER", f"{number}|{client_key()}"),
+            *_windows("send-number-total", "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL", number),
+            *_windows("send-country", "OTP_RATELIMIT_COUNTRY", phone.country(number)),
+            *_windows("send-prefix", "OTP_RATELIMIT_PREFIX", number[:-4]),
+            *_windows("send-global", "OTP_RATELIMIT_GLOBAL", "all")]
+
+
+def _cooldown_window(number: str) -> Window | None:
     seconds = int(current_app.config["OTP_RESEND_COOLDOWN"])
     if not seconds:
         return None
     item = RateLimitItemPerSecond(1, seconds)
-    return item, item.key_for("otp", "send-cooldown", number)
+    return Window("send-cooldown", item, item.key_for("otp", "send-cooldown", number))
+
+
+def send_limits(view: F) -> F:
+    """Count every request to a route that sends a code against its client's and API key's limits.
+
+    Malformed requests count too. A request that reaches its send is counted by ``send_budget``, in the
+    round trip that tests its destination; one that ends before (a bad number, a refused CAPTCHA, nothing
+    to resend) is counted here, and a caller past its limits is answered 429 whatever else was wrong.
+    """
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        g.otp_caller_counted = not current_app.config["OTP_RATELIMIT_ENABLED"]
+        try:
+            return view(*args, **kwargs)
+        finally:
+            if not g.otp_caller_counted:
+                g.otp_caller_counted = True
+                windows = _caller_windows()
+                _refuse_past(limiter.storage, windows, _moving_windows(limiter.storage, [], windows)[1])
+    return cast(F, limited)
 
 
 @contextmanager
 def send_budget(number: str) -> Iterator[None]:
-    """Hold a send to ``number`` to its destination's limits and its cooldown.
+    """Hold a send to ``number`` to its caller's and its destination's limits, and to its cooldown.
 
-    Before the send, in one round trip to the limits storage: every limit on the destination is tested,
-    and the number's resend cooldown is taken in one atomic step (of two sends racing to one number only
-    one goes out; the other is answered 429). Past a limit, nothing is sent: 429. A send that raised
-    (nothing went out: a 409, a refused number, a Vonage failure) gives the cooldown back and spends nobody's
-    budget, so a stranger's requests cannot use up the owner's; a send that delivered a code counts
-    against every limit, again in one round trip.
+    Before the send, in one round trip to the limits storage: the request is counted against its client's
+    and API key's limits, every limit on the destination is tested, and the number's resend cooldown is
+    taken in one atomic step (of two sends racing to one number only one goes out; the other is answered
+    429). Past a limit, nothing is sent: 429. A send that raised (nothing went out: a 409, a refused number,
+    a Vonage failure) gives the cooldown back and spends none of the destination's budget, so a stranger's
+    requests cannot use up the owner's; a send that delivered a code counts against every destination
+    limit, again in one round trip.
     """
     if not current_app.config["OTP_RATELIMIT_ENABLED"]:
         yield
         return
     storage = limiter.storage
-    assert isinstance(storage, MovingWindowSupport)  # init_limiter chooses the moving-window strategy
-    windows = _destination_windows(number)
+    callers = [] if g.get("otp_caller_counted") else _caller_windows()
+    destination = _destination_windows(number)
     cooldown = _cooldown_window(number)
-    counts, taken = _moving_windows(storage, [(item, key) for _, item, key in windows],
-                                    [cooldown] if cooldown else [])
-    if cooldown and not taken[0]:
-        start, _ = storage.get_moving_window(cooldown[1], cooldown[0].amount, cooldown[0].get_expiry())
-        _breached("send-cooldown", str(cooldown[0]))
-        raise RateLimitedError(math.ceil(start + cooldown[0].get_expiry() - time.time()))
-    breaches = [(start + item.get_expiry(), scope, item)
-                for (scope, item, _), (start, count) in zip(windows, counts, strict=True) if count >= item.amount]
+    g.otp_caller_counted = True
+    counts, taken = _moving_windows(storage, destination, [*callers, *([cooldown] if cooldown else [])])
     try:
+        _refuse_past(storage, callers, taken[:len(callers)])
+        if cooldown:
+            _refuse_past(storage, [cooldown], taken[len(callers):])
+        breaches = [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
+                    if count >= w.item.amount]
         if breaches:
-            reset, scope, item = max(breaches, key=lambda breach: breach[0])
-            _breached(scope, str(item))
+            reset, window = max(breaches, key=lambda breach: breach[0])
+            _breached(window.scope, str(window.item))
             raise RateLimitedError(math.ceil(reset - time.time()))
         yield
     except BaseException:
-        if cooldown:
-            storage.clear(cooldown[1])
+        if cooldown and taken[-1]:
+            storage.clear(cooldown.key)
         raise
     try:
-        _moving_windows(storage, [], [(item, key) for _, item, key in windows])
+        _moving_windows(storage, [], destination)
     except LimitStorageError as exc:
         # The code is on its way: a 503 now would only make the person ask for another.
         log.error("could not count a send against its limits: %s", type(exc.storage_error).__name__)
 
 
-def _moving_windows(storage: MovingWindowSupport, read: Sequence[tuple[RateLimitItem, str]],
-                    take: Sequence[tuple[RateLimitItem, str]]) -> tuple[list[tuple[float, int]], list[bool]]:
+def _refuse_past(storage: Storage, windows: Sequence[Window], taken: Sequence[bool]) -> None:
+    """Answer 429 when a window had no room left, with the wait until the fullest one frees an entry."""
+    full = [w for w, ok in zip(windows, taken, strict=True) if not ok]
+    if not full:
+        return
+    starts = _moving_windows(storage, full, [])[0]
+    reset, window = max(((start + w.item.get_expiry(), w) for w, (start, _) in zip(full, starts, strict=True)),
+                        key=lambda pair: pair[0])
+    _breached(window.scope, str(window.item))
+    raise RateLimitedError(max(1, math.ceil(reset - time.time())))
+
+
+def _moving_windows(storage: Storage, read: Sequence[Window],
+                    take: Sequence[Window]) -> tuple[list[tuple[float, int]], list[bool]]:
     """The (start, count) of each moving window in ``read``, and whether an entry was acquired in each of
     ``take``: what limits' storage answers for one window at a time (``get_moving_window``,
     ``acquire_entry``), here in one round trip to one Redis, as a pipeline of the same scripts."""
+    assert isinstance(storage, MovingWindowSupport)  # init_limiter chooses the moving-window strategy
     if not isinstance(storage, RedisStorage) or isinstance(storage, RedisClusterStorage):
         # Memory, and a Cluster, whose keys live on several nodes: one window at a time.
-        return ([storage.get_moving_window(key, item.amount, item.get_expiry()) for item, key in read],
-                [storage.acquire_entry(key, item.amount, item.get_expiry()) for item, key in take])
+        return ([storage.get_moving_window(w.key, w.item.amount, w.item.get_expiry()) for w in read],
+                [storage.acquire_entry(w.key, w.item.amount, w.item.get_expiry()) for w in take])
     now = time.time()
     prefixed = storage.prefixed_key
     calls: list[tuple[Script, tuple[Any, ...]]] = [
-        (storage.lua_moving_window, (prefixed(key), now - item.get_expiry(), item.amount)) for item, key in read]
-    calls += [(storage.lua_acquire_moving_window, (prefixed(key), now, item.amount, item.get_expiry(), 1))
-              for item, key in take]
-    answers = _evalsha(storage.get_connection(), calls)  # type: ignore[arg-type]  # a redis-py client
+        (storage.lua_moving_window, (prefixed(w.key), now - w.item.get_expiry(), w.item.amount)) for w in read]
+    calls += [(storage.lua_acquire_moving_window, (prefixed(w.key), now, w.item.amount, w.item.get_expiry(), 1))
+              for w in take]
+    answers = _evalsha(storage.get_connection(), calls)
     windows = [(float(answer[0]), int(answer[1])) if answer else (now, 0) for answer in answers[:len(read)]]
     return windows, [bool(answer) for answer in answers[len(read):]]
 

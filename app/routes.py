@@ -274,15 +274,17 @@ def bind_cookie(response: Response) -> Response:
 # a limit reaches Vonage. On check, resend and cancel the number is that of the verification the caller
 # holds: a caller who knows only a number spends nothing of its owner's limits.
 @bp.post("/request-otp")
-@send_limits()
+@send_limits
 def request_otp() -> tuple[dict[str, Any], int]:
     """Send a code to the posted phone number and answer the new verification's id."""
     number = posted_number()
     nonce = _nonce()
     phone.screen(g.otp_parsed, current_app.config["OTP_ALLOWED_COUNTRIES"],
                  current_app.config["OTP_ALLOWED_NUMBER_TYPES"])
-    captcha.verify(_body().get("captchaToken"))
     with send_budget(number):
+        # Inside the budget, whose round trip counted the caller: a refused CAPTCHA gives the cooldown back
+        # and spends none of the number's budget.
+        captcha.verify(_body().get("captchaToken"))
         return _start(number, nonce)
 
 
@@ -307,7 +309,7 @@ def _start(number: str, nonce: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/resend-otp")
-@send_limits()
+@send_limits
 def resend_otp() -> tuple[dict[str, Any], int]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
     with send_budget(owned_verification().number):
