@@ -6,7 +6,8 @@ py-spy covers every request), loads it with wrk, records the worker with py-spy 
 prints the share of samples whose stack includes each of the functions below (a function and its callees).
 The raw stacks are kept in /tmp for a flame graph (``py-spy`` can render them; see its README).
 
-usage (from the project root, with ../shared, node, wrk and py-spy in .venv): .venv/bin/python bench/profile.py
+usage (from the project root, with ../shared, node, wrk and py-spy in .venv):
+  .venv/bin/python bench/profile.py [LATENCY_MS [CONNECTIONS]]     # default 50 ms, 32 connections
 """
 import collections
 import os
@@ -21,11 +22,11 @@ SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(SHARED))
 import harness  # noqa: E402
 
-SECS, CONNS = 10, 32
+SECS = 10
 # (label, substring of a py-spy frame "function (file:line)"): the parts of a request worth naming.
 PARTS = [
     ("whole request (Flask wsgi_app)", "wsgi_app (flask/app.py"),
-    ("rate limits before the view", "_check_request_limit (flask_limiter"),
+    ("Flask-Limiter before the view", "_check_request_limit (flask_limiter"),
     ("destination limits and cooldown (send_budget)", "send_budget (app/ratelimit.py"),
     ("limits: Redis round trips (execute_command)", "execute_command (redis/client.py"),
     ("redis-py pool checkout", "get_connection (redis/connection.py"),
@@ -42,16 +43,18 @@ PARTS = [
 
 
 def main() -> None:
+    latency = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    conns = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     sim = harness.Sim()
-    sim.config(latency_ms=50)
+    sim.config(latency_ms=latency, enforce_concurrency=False)
     os.environ["SUT_GUNICORN_ARGS"] = "--workers 1"
     server = harness.Server("project", sim, Path(tempfile.mkdtemp()))
     raw = Path(tempfile.mkdtemp()) / "request-otp.txt"
     try:
         worker = int(subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
                                     text=True).stdout.split()[0])
-        load = subprocess.Popen(["wrk", "-t2", f"-c{CONNS}", f"-d{SECS + 2}s", "-s", str(SHARED / "request.lua"),
-                                 server.base], stdout=subprocess.PIPE, text=True)
+        load = subprocess.Popen(["wrk", "-t2", f"-c{conns}", f"-d{SECS + 2}s", "--timeout", "10s", "-s",
+                                 str(SHARED / "request.lua"), server.base], stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         subprocess.run([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(worker), "--duration",
                         str(SECS), "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
@@ -63,13 +66,15 @@ def main() -> None:
         sim.stop()
     counts: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in raw.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
+        if not n.isdigit():  # a frame whose name spans lines (py-spy prints some objects' repr)
+            continue
         total += int(n)
         for label, needle in PARTS:
             if needle in stack:
                 counts[label] += int(n)
-    print(f"{total} samples of one worker, {SECS} s, {CONNS} connections, Vonage 50 ms; stacks in {raw}")
+    print(f"{total} samples of one worker, {SECS} s, {conns} connections, Vonage {latency} ms; stacks in {raw}")
     for label, _ in PARTS:
         print(f"{100 * counts[label] / max(total, 1):5.1f} %  {label}")
 
