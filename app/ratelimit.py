@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter import Limiter
 from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
 from limits.errors import StorageError as LimitStorageError
 from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorage, Storage
@@ -43,24 +43,6 @@ def limit_from(name: str) -> str:
     return str(current_app.config[name])
 
 
-def check_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
-    """The limits of check and cancel: per client and per API key, and per number for its holders."""
-    return _apply([
-        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_CHECK_IP"), key_func=client_key, scope="check-ip"),
-        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_KEY"), key_func=api_key_name, scope="api-key"),
-        limiter.shared_limit(lambda: limit_from("OTP_RATELIMIT_CHECK_NUMBER"), key_func=number_key,
-                             scope="check-number"),
-    ])
-
-
-def _apply(decorators: Sequence[Callable[[Any], Any]]) -> Callable[[F], F]:
-    def decorate(view: F) -> F:
-        for decorator in reversed(decorators):
-            view = decorator(view)
-        return view
-    return decorate
-
-
 class Window(NamedTuple):
     """One limit on one key: what limits' moving-window storage counts."""
 
@@ -80,9 +62,9 @@ def _windows(scope: str, setting: str, key: str) -> list[Window]:
     return [Window(scope, item, item.key_for("otp", key, scope)) for item in _parsed(limit_from(setting))]
 
 
-def _caller_windows() -> list[Window]:
-    """Per client, and per API key for backend callers."""
-    windows = _windows("send-ip", "OTP_RATELIMIT_REQUEST_IP", client_key())
+def _caller_windows(scope: str, setting: str) -> list[Window]:
+    """Per client (``scope``, the limits ``setting`` holds), and per API key for backend callers."""
+    windows = _windows(scope, setting, client_key())
     if key_name := api_key_name():
         windows += _windows("api-key", "OTP_RATELIMIT_KEY", key_name)
     return windows
@@ -106,6 +88,11 @@ def _cooldown_window(number: str) -> Window | None:
     return Window("send-cooldown", item, item.key_for("otp", "send-cooldown", number))
 
 
+def _count(windows: Sequence[Window]) -> None:
+    """Count a request in each window, in one round trip; 429 when one had no room left."""
+    _refuse_past(limiter.storage, windows, _moving_windows(limiter.storage, [], windows)[1])
+
+
 def send_limits(view: F) -> F:
     """Count every request to a route that sends a code against its client's and API key's limits.
 
@@ -121,9 +108,25 @@ def send_limits(view: F) -> F:
         finally:
             if not g.otp_caller_counted:
                 g.otp_caller_counted = True
-                windows = _caller_windows()
-                _refuse_past(limiter.storage, windows, _moving_windows(limiter.storage, [], windows)[1])
+                _count(_caller_windows("send-ip", "OTP_RATELIMIT_REQUEST_IP"))
     return cast(F, limited)
+
+
+def check_limits(number_key: Callable[[], str]) -> Callable[[F], F]:
+    """Count every request to check or cancel against its client's and API key's limits and, for a caller
+    who holds a verification, its number's (``number_key``; '' for a caller who names none), in one round
+    trip before the view: past any of them, 429 and no Vonage call."""
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            if current_app.config["OTP_RATELIMIT_ENABLED"]:
+                windows = _caller_windows("check-ip", "OTP_RATELIMIT_CHECK_IP")
+                if number := number_key():
+                    windows += _windows("check-number", "OTP_RATELIMIT_CHECK_NUMBER", number)
+                _count(windows)
+            return view(*args, **kwargs)
+        return cast(F, limited)
+    return decorate
 
 
 @contextmanager
@@ -142,7 +145,7 @@ def send_budget(number: str) -> Iterator[None]:
         yield
         return
     storage = limiter.storage
-    callers = [] if g.get("otp_caller_counted") else _caller_windows()
+    callers = [] if g.get("otp_caller_counted") else _caller_windows("send-ip", "OTP_RATELIMIT_REQUEST_IP")
     destination = _destination_windows(number)
     cooldown = _cooldown_window(number)
     g.otp_caller_counted = True
@@ -151,12 +154,9 @@ def send_budget(number: str) -> Iterator[None]:
         _refuse_past(storage, callers, taken[:len(callers)])
         if cooldown:
             _refuse_past(storage, [cooldown], taken[len(callers):])
-        breaches = [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
-                    if count >= w.item.amount]
-        if breaches:
-            reset, window = max(breaches, key=lambda breach: breach[0])
-            _breached(window.scope, str(window.item))
-            raise RateLimitedError(math.ceil(reset - time.time()))
+        if full := [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
+                    if count >= w.item.amount]:
+            raise _too_many(full)
         yield
     except BaseException:
         if cooldown and taken[-1]:
@@ -170,15 +170,17 @@ def send_budget(number: str) -> Iterator[None]:
 
 
 def _refuse_past(storage: Storage, windows: Sequence[Window], taken: Sequence[bool]) -> None:
-    """Answer 429 when a window had no room left, with the wait until the fullest one frees an entry."""
-    full = [w for w, ok in zip(windows, taken, strict=True) if not ok]
-    if not full:
-        return
-    starts = _moving_windows(storage, full, [])[0]
-    reset, window = max(((start + w.item.get_expiry(), w) for w, (start, _) in zip(full, starts, strict=True)),
-                        key=lambda pair: pair[0])
+    """Answer 429 when a window had no room left for the entry it was asked for."""
+    if full := [w for w, ok in zip(windows, taken, strict=True) if not ok]:
+        starts = _moving_windows(storage, full, [])[0]
+        raise _too_many([(start + w.item.get_expiry(), w) for w, (start, _) in zip(full, starts, strict=True)])
+
+
+def _too_many(full: Sequence[tuple[float, Window]]) -> RateLimitedError:
+    """The 429 for full windows (each with the time it frees an entry): the wait is the longest of them."""
+    reset, window = max(full, key=lambda pair: pair[0])
     _breached(window.scope, str(window.item))
-    raise RateLimitedError(max(1, math.ceil(reset - time.time())))
+    return RateLimitedError(max(1, math.ceil(reset - time.time())))
 
 
 def _moving_windows(storage: Storage, read: Sequence[Window],
@@ -243,16 +245,6 @@ def _breached(scope: str, limit: str) -> None:
                  extra={"event": "rate_limited", "limit": limit, "scope": scope})
 
 
-def _retry_after(exc: RateLimitExceeded) -> int:
-    try:
-        current = limiter.current_limit
-        if current is not None:
-            return current.reset_at - int(time.time())
-    except LimitStorageError:
-        pass
-    return int(exc.limit.limit.get_expiry())
-
-
 def _storage_options(url: str) -> dict[str, Any]:
     """Short timeouts for Redis, and for one Redis a bounded pool that waits when all its connections are
     busy: redis-py's default pool raises MaxConnectionsError past 100 concurrent requests."""
@@ -289,13 +281,6 @@ def init_limiter(app: Flask) -> None:
     # in the process (the tests build many) would inherit the first one's connection pool. Start afresh.
     limiter._storage_options = {}
     limiter.init_app(app)
-
-    @app.errorhandler(RateLimitExceeded)
-    def handle_rate_limited(exc: RateLimitExceeded) -> Response:
-        scope = exc.limit.scope if isinstance(exc.limit.scope, str) else "endpoint"
-        _breached(scope, str(exc.limit.limit))
-        err = RateLimitedError(_retry_after(exc))
-        return error_response(err.status, err.code, err.message, err.retry_after)
 
     @app.errorhandler(LimitStorageError)
     def handle_limit_storage_down(exc: LimitStorageError) -> Response:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where one gevent worker's time goes on /request-otp, sampled by py-spy under load.
+"""Where one gevent worker's time goes on /request-otp (or /check-otp), sampled by py-spy under load.
 
 Starts the shared Vonage simulator (50 ms) and the service under gunicorn with ONE worker (so a single
 py-spy covers every request), loads it with wrk, records the worker with py-spy for the load's length, and
@@ -7,7 +7,9 @@ prints the share of samples whose stack includes each of the functions below (a 
 The raw stacks are kept in /tmp for a flame graph (``py-spy`` can render them; see its README).
 
 usage (from the project root, with ../shared, node, wrk and py-spy in .venv):
-  .venv/bin/python bench/profile.py [LATENCY_MS [CONNECTIONS]]     # default 50 ms, 32 connections
+  .venv/bin/python bench/profile.py [check] [LATENCY_MS [CONNECTIONS]]     # default 50 ms, 32 connections
+With ``check``: wrong-code checks of 3000 pending verifications, each checked at most five times, so
+that every check reaches Vonage.
 """
 import collections
 import os
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +46,29 @@ PARTS = [
 
 
 def main() -> None:
-    latency = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    conns = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+    args = sys.argv[1:]
+    check = args[:1] == ["check"]
+    args = args[1:] if check else args
+    latency = int(args[0]) if args else 50
+    conns = int(args[1]) if len(args) > 1 else 32
     sim = harness.Sim()
-    sim.config(latency_ms=latency, enforce_concurrency=False)
+    sim.config(latency_ms=latency, enforce_concurrency=False, log_calls=False, max_wrong=10**9)
     os.environ["SUT_GUNICORN_ARGS"] = "--workers 1"
     server = harness.Server("project", sim, Path(tempfile.mkdtemp()))
-    raw = Path(tempfile.mkdtemp()) / "request-otp.txt"
+    raw = Path(tempfile.mkdtemp()) / ("check-otp.txt" if check else "request-otp.txt")
     try:
         worker = int(subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True,
                                     text=True).stdout.split()[0])
-        load = subprocess.Popen(["wrk", "-t2", f"-c{conns}", f"-d{SECS + 2}s", "--timeout", "10s", "-s",
-                                 str(SHARED / "request.lua"), server.base], stdout=subprocess.PIPE, text=True)
+        script, env = SHARED / "request.lua", dict(os.environ)
+        if check:
+            with ThreadPoolExecutor(32) as pool:
+                answers = list(pool.map(lambda i: server.post("/request-otp", {"phoneNumber": f"+1415990{i:04d}"}),
+                                        range(3000)))
+            env["IDS"] = str(raw.with_name("ids.txt"))
+            Path(env["IDS"]).write_text("".join(a.json()["verificationId"] + "\n" for a in answers))
+            script = ROOT / "bench" / "check_ids.lua"
+        load = subprocess.Popen(["wrk", "-t2", f"-c{conns}", f"-d{SECS + 2}s", "--timeout", "10s", "-s", str(script),
+                                 server.base], stdout=subprocess.PIPE, text=True, env=env)
         time.sleep(1)
         subprocess.run([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(worker), "--duration",
                         str(SECS), "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
