@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Where one gevent worker's time goes on /request-otp (or /check-otp), sampled by py-spy under load.
 
-Starts the shared Vonage simulator (50 ms) and the service under gunicorn with ONE worker (so a single
+Starts the shared Vonage simulator and the service under gunicorn with ONE worker (so a single
 py-spy covers every request), loads it with wrk, records the worker with py-spy for the load's length, and
 prints the share of samples whose stack includes each of the functions below (a function and its callees).
 The raw stacks are kept in /tmp for a flame graph (``py-spy`` can render them; see its README).
 
-usage (from the project root, with ../shared, node, wrk and py-spy in .venv):
+usage (from the project root, with ../shared, node, wrk, and py-spy in .venv: `.venv/bin/pip install py-spy`):
   .venv/bin/python bench/profile.py [check] [LATENCY_MS [CONNECTIONS]]     # default 50 ms, 32 connections
 With ``check``: wrong-code checks of 3000 pending verifications, each checked at most five times, so
 that every check reaches Vonage.
