@@ -363,7 +363,8 @@ def test_a_whole_flow_on_a_cluster_and_behind_a_sentinel(backend: str, vonage: F
                                                          request: pytest.FixtureRequest) -> None:
     """The store and the rate limits (which default to the store's URL) on the same deployment."""
     url = request.getfixturevalue(backend)
-    app = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": url})
+    app = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": url,
+                      "OTP_RATELIMIT_REQUEST_NUMBER": "1/hour"})
     owner, stranger = app.test_client(), app.test_client()
     vonage.start("ok", rid=f"req-{backend}")
     vonage.check("wrong", rid=f"req-{backend}")
@@ -376,4 +377,6 @@ def test_a_whole_flow_on_a_cluster_and_behind_a_sentinel(backend: str, vonage: F
     assert owner.post("/check-otp", json={"code": "000000"}).status_code == 401
     verified = owner.post("/check-otp", json={"code": "123456"})
     assert verified.status_code == 200 and verified.json["phoneNumber"] == number
+    # The limits were counted there too: the number's one send an hour is spent.
+    assert owner.post("/request-otp", json={"phoneNumber": number}).status_code == 429
     app.extensions["otp_store"].close()
