@@ -50,7 +50,7 @@ def authenticate(keys: Mapping[bytes, str]) -> None:
 
 
 def api_key_name() -> str:
-    """The name of the key that authenticated this request, or '' (Flask-Limiter then skips per-key limits)."""
+    """The name of the key that authenticated this request, or '' (no per-key limit applies)."""
     return str(g.get("otp_api_key", ""))
 
 

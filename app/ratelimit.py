@@ -1,7 +1,10 @@
-"""Rate limits with Flask-Limiter and limits: per client, per API key, per destination, and the resend cooldown.
+"""Rate limits on limits' moving windows: per client, per API key, per destination, and the resend cooldown.
 
-The limiter is the usual module-level extension object: routes decorate themselves with it at import
-time, and ``init_limiter(app)`` binds it to an app's settings and storage.
+Flask-Limiter is the extension that configures the limits storage for an app (``init_limiter``) and holds
+it. The routes' decorators (``send_limits``, ``check_limits``) and ``send_budget`` count a request's
+windows themselves, all of them in one round trip: Flask-Limiter checks limits one at a time, a round
+trip each, which was 40 % of a send's CPU (BENCHMARKS.md). The storage keys are those Flask-Limiter gives
+a shared limit of the same scope.
 """
 
 from __future__ import annotations
@@ -57,8 +60,7 @@ def _parsed(limit: str) -> tuple[RateLimitItem, ...]:
 
 
 def _windows(scope: str, setting: str, key: str) -> list[Window]:
-    """The windows of the limits a setting holds on ``key``; the storage keys are those Flask-Limiter gives a
-    shared limit of that scope, so the counts are one with any kept under it (the API key's, on checks)."""
+    """The windows of the limits a setting holds on ``key``."""
     return [Window(scope, item, item.key_for("otp", key, scope)) for item in _parsed(limit_from(setting))]
 
 
@@ -273,9 +275,8 @@ def init_limiter(app: Flask) -> None:
         RATELIMIT_KEY_PREFIX="otp",
         RATELIMIT_HEADERS_ENABLED=False,
     )
-    # Flask-Limiter logs every breach with its key, which here may be a full phone number, and an error for
-    # each limit it skips on purpose (the per-number ones when the number is invalid). Breaches are logged
-    # below with no key; storage faults are raised, not logged.
+    # Flask-Limiter logs a breach with its key, which may be a full phone number: keep it quiet, should a
+    # limit of its own ever be added. Breaches are logged by _breached, with no key.
     logging.getLogger("flask-limiter").setLevel(logging.CRITICAL)
     # Flask-Limiter 4.1 merges RATELIMIT_STORAGE_OPTIONS into those of every earlier init_app: a second app
     # in the process (the tests build many) would inherit the first one's connection pool. Start afresh.

@@ -166,10 +166,10 @@ def owned_verification() -> Pending:
 
 
 def owned_number_key() -> str:
-    """Rate-limit key of check, resend and cancel: the number of the verification the caller holds, or ''.
+    """Rate-limit key of check and cancel: the number of the verification the caller holds, or ''.
 
-    A caller who knows only a number names no verification, so Flask-Limiter skips the per-number limits
-    for them (the per-address ones still count): a stranger cannot spend the owner's budget.
+    A caller who knows only a number names no verification, so no per-number limit counts their requests
+    (the per-address ones still do): a stranger cannot spend the owner's budget.
     """
     try:
         return owned_verification().number
@@ -269,10 +269,10 @@ def bind_cookie(response: Response) -> Response:
     return response
 
 
-# Flask-Limiter counts each request against its client's and API key's limits before the view runs; a send
-# is held to its destination's limits and cooldown in the view (app.ratelimit.send_budget), so nothing past
-# a limit reaches Vonage. On check, resend and cancel the number is that of the verification the caller
-# holds: a caller who knows only a number spends nothing of its owner's limits.
+# Every request counts against its client's and API key's limits; a send is held to its destination's
+# limits and cooldown around the Vonage call (app.ratelimit.send_budget), so nothing past a limit reaches
+# Vonage. On check and cancel the number is that of the verification the caller holds: a caller who knows
+# only a number spends nothing of its owner's limits.
 @bp.post("/request-otp")
 @send_limits
 def request_otp() -> tuple[dict[str, Any], int]:
