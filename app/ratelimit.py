@@ -73,6 +73,10 @@ def _windows(scope: str, setting: str, key: str) -> list[Window]:
     return [Window(scope, item, item.key_for("otp", key, scope)) for item in _parsed(limit_from(setting))]
 
 
+# The per-client limit of the routes that send a code, counted by send_budget or, failing that, send_limits.
+SEND_CALLER = ("send-ip", "OTP_RATELIMIT_REQUEST_IP")
+
+
 def _caller_windows(scope: str, setting: str) -> list[Window]:
     """Per client (``scope``, the limits ``setting`` holds), and per API key for backend callers."""
     windows = _windows(scope, setting, client_key())
@@ -119,7 +123,7 @@ def send_limits(view: F) -> F:
         finally:
             if not g.otp_caller_counted:
                 g.otp_caller_counted = True
-                _count(_caller_windows("send-ip", "OTP_RATELIMIT_REQUEST_IP"))
+                _count(_caller_windows(*SEND_CALLER))
     return cast(F, limited)
 
 
@@ -156,7 +160,7 @@ def send_budget(number: str) -> Iterator[None]:
         yield
         return
     storage = limiter.storage
-    callers = [] if g.get("otp_caller_counted") else _caller_windows("send-ip", "OTP_RATELIMIT_REQUEST_IP")
+    callers = [] if g.get("otp_caller_counted") else _caller_windows(*SEND_CALLER)
     destination = _destination_windows(number)
     cooldown = _cooldown_window(number)
     g.otp_caller_counted = True
