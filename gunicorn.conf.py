@@ -28,8 +28,8 @@ if _OWN_METRICS_DIR:
 
 from app.config import ConfigError, load_config, log_format  # noqa: E402
 from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
+from app.providers.registry import provider_from_settings  # noqa: E402
 from app.store import store_from_url  # noqa: E402
-from app.verify import verifier_from_config  # noqa: E402
 
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
@@ -77,7 +77,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     """Check the settings once in the master, so a bad one stops gunicorn with one clear line."""
     try:
         config = load_config()
-        verifier_from_config(config)  # settings only the SDK can judge, such as a key that cannot sign
+        provider_from_settings(config)  # settings only the SDK can judge, such as a key that cannot sign
     except ConfigError as exc:
         _refuse(server, str(exc))
     if server.cfg.workers > 1:

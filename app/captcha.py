@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 import requests
-from flask import current_app, request
 
 from .errors import CaptchaFailedError, CaptchaUnavailableError
 
@@ -26,25 +25,32 @@ MAX_TOKEN_LENGTH = 4096
 _session = requests.Session()
 
 
-def verify(token: object) -> None:
-    """Return when CAPTCHA is off or the provider accepts ``token``; raise 400 or 503 otherwise."""
-    provider = current_app.config["OTP_CAPTCHA"]
-    if not provider:
-        return
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise CaptchaFailedError()
-    form = {"secret": current_app.config["OTP_CAPTCHA_SECRET"], "response": token}
-    if request.remote_addr:
-        form["remoteip"] = request.remote_addr
-    try:
-        answer = _session.post(SITEVERIFY[provider], data=form, timeout=TIMEOUT)
-        answer.raise_for_status()
-        verdict = answer.json()
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("captcha check failed at %s: %s", provider, type(exc).__name__,
-                    extra={"event": "captcha_unavailable", "provider": provider})
-        raise CaptchaUnavailableError() from exc
-    if not isinstance(verdict, dict) or verdict.get("success") is not True:
-        codes = verdict.get("error-codes") if isinstance(verdict, dict) else None
-        log.info("captcha refused: %s", codes, extra={"event": "captcha_failed", "provider": provider})
-        raise CaptchaFailedError()
+class Captcha:
+    """The CAPTCHA a send must pass: ``provider`` (turnstile, hcaptcha, recaptcha) or '' for none."""
+
+    def __init__(self, provider: str, secret: str) -> None:
+        self.provider = provider
+        self._secret = secret
+
+    def verify(self, token: object, address: str) -> None:
+        """Return when CAPTCHA is off or the provider accepts ``token``; raise 400 or 503 otherwise."""
+        provider = self.provider
+        if not provider:
+            return
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise CaptchaFailedError()
+        form = {"secret": self._secret, "response": token}
+        if address:
+            form["remoteip"] = address
+        try:
+            answer = _session.post(SITEVERIFY[provider], data=form, timeout=TIMEOUT)
+            answer.raise_for_status()
+            verdict = answer.json()
+        except (requests.RequestException, ValueError) as exc:
+            log.warning("captcha check failed at %s: %s", provider, type(exc).__name__,
+                        extra={"event": "captcha_unavailable", "provider": provider})
+            raise CaptchaUnavailableError() from exc
+        if not isinstance(verdict, dict) or verdict.get("success") is not True:
+            codes = verdict.get("error-codes") if isinstance(verdict, dict) else None
+            log.info("captcha refused: %s", codes, extra={"event": "captcha_failed", "provider": provider})
+            raise CaptchaFailedError()

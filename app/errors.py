@@ -1,11 +1,10 @@
-"""The error hierarchy (HTTP status + machine code per class) and the JSON error handlers."""
+"""The error hierarchy: an HTTP status and a machine code per class, and what a provider's failure means.
+
+Plain Python: the web layer (app.web.errors) renders these as ``{"error", "code"}``; the lifecycle and the
+providers raise them.
+"""
 
 from __future__ import annotations
-
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException, InternalServerError
-
-from .metrics import VERIFICATIONS
 
 
 class OtpError(Exception):
@@ -16,10 +15,18 @@ class OtpError(Exception):
     message = "Something went wrong on our side. Please try again."
     retry_after: int | None = None
     headers: dict[str, str] = {}
+    # Whether the provider may have acted on the call that failed (sent a code, counted a check): False
+    # when it certainly did not (unreachable, 503, throttled, account refused), so that another provider
+    # may be asked without a person getting two codes.
+    may_have_sent = False
+    # The id of the verification this error ended (its cookie is then cleared), if it ended one.
+    ended: str | None = None
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, may_have_sent: bool | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
+        if may_have_sent is not None:
+            self.may_have_sent = may_have_sent
 
 
 # --- the caller's input ------------------------------------------------------------------------
@@ -80,9 +87,11 @@ class RateLimitedError(OtpError):
     status, code = 429, "rate_limited"
     message = "Too many attempts. Please wait before trying again."
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, scope: str = "") -> None:
         super().__init__()
         self.retry_after = max(1, retry_after)
+        # The limit's scope (send-ip, send-number, ...), for the metric; never sent to the client.
+        self.scope = scope
 
 
 class VerificationInProgressError(OtpError):
@@ -141,6 +150,7 @@ class ProviderUnavailableError(OtpError):
 class UpstreamError(OtpError):
     status, code = 502, "upstream_error"
     message = "The verification provider gave an unexpected answer. Please try again."
+    may_have_sent = True  # a 5xx or an unusable answer: the provider may have acted before failing
 
 
 class UpstreamUnavailableError(OtpError):
@@ -150,8 +160,12 @@ class UpstreamUnavailableError(OtpError):
 
 
 class UpstreamTimeoutError(OtpError):
+    """No answer in time: after the request was sent the provider may have acted (a connect timeout
+    says it certainly did not)."""
+
     status, code = 504, "upstream_timeout"
     message = "The verification provider did not answer in time. Please try again."
+    may_have_sent = True
 
 
 class CaptchaUnavailableError(OtpError):
@@ -164,48 +178,3 @@ class StoreError(OtpError):
     status, code = 503, "store_unavailable"
     message = "The service is temporarily unavailable. Please try again shortly."
     retry_after = 5
-
-
-_HTTP_CODES = {
-    400: ("bad_request", "The request is not valid."),
-    404: ("not_found", "There is nothing at this address."),
-    405: ("method_not_allowed", "This method is not allowed here."),
-    413: ("payload_too_large", "The request body is too large."),
-}
-
-
-def error_response(status: int, code: str, message: str, retry_after: int | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    """Build the one JSON error body every failure uses."""
-    response = jsonify(error=message, code=code)
-    response.status_code = status
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    response.headers.update(headers or {})
-    return response
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Answer our errors, werkzeug's HTTP errors and unexpected exceptions as JSON."""
-
-    @app.errorhandler(OtpError)
-    def handle_otp_error(exc: OtpError) -> Response:
-        if exc.status >= 500:
-            VERIFICATIONS.labels("failed", "").inc()
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        code, message = _HTTP_CODES.get(status, (f"http_{status}", exc.name + "."))
-        response = error_response(status, code, message)
-        # Keep werkzeug's headers that matter to the client, e.g. Allow on 405.
-        for name, value in exc.get_response().headers.items():
-            if name.lower() not in ("content-type", "content-length"):
-                response.headers[name] = value
-        return response
-
-    @app.errorhandler(InternalServerError)
-    def handle_internal_error(exc: InternalServerError) -> Response:
-        # Flask has already logged the traceback; the client gets a generic sentence only.
-        return error_response(500, OtpError.code, OtpError.message)

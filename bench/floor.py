@@ -2,7 +2,7 @@
 """The floor under /request-otp: the seed beside a bare WSGI app that does nothing but the Vonage call.
 
 The bare app runs under gunicorn with the service's worker class and processes, and calls Vonage
-through the service's own wrapper (app.verify.VonageLegacyVerifier: the SDK, requests, TLS). It has no
+through the service's own wrapper (app.providers.vonage_legacy.VonageLegacyProvider: the SDK, requests, TLS). It has no
 Flask, no validation, no rate limits, no store, no logs and no metrics, so no version of the service can
 be faster than it: it measures what the SDK and gunicorn cost before the service does any work of its own.
 
@@ -26,9 +26,9 @@ SECS, CONNS, LATENCY = 10, 64, 50
 BARE_APP = '''
 import json, os
 from vonage_http_client import Auth
-from app.verify import VonageLegacyVerifier
+from app.providers.vonage_legacy import VonageLegacyProvider
 
-verifier = VonageLegacyVerifier(
+verifier = VonageLegacyProvider(
     auth=Auth(api_key=os.environ["VONAGE_API_KEY"], api_secret=os.environ["VONAGE_API_SECRET"]),
     api_host=os.environ["VONAGE_API_HOST"], timeout=3, brand="Verify", code_length=6, pin_expiry=300, workflow_id=1)
 ANSWER = b'{"message":"A code is on its way."}'

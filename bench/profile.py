@@ -29,8 +29,8 @@ SECS = 10
 # (label, substring of a py-spy frame "function (file:line)"): the parts of a request worth naming.
 PARTS = [
     ("whole request (Flask wsgi_app)", "wsgi_app (flask/app.py"),
-    ("Flask-Limiter before the view", "_check_request_limit (flask_limiter"),
-    ("destination limits and cooldown (send_budget)", "send_budget (app/ratelimit.py"),
+    ("the lifecycle (app/lifecycle.py)", "(app/lifecycle.py"),
+    ("destination limits and cooldown (send_budget)", "send_budget (app/limits/__init__.py"),
     ("limits: Redis round trips (execute_command)", "execute_command (redis/client.py"),
     ("redis-py pool checkout", "get_connection (redis/connection.py"),
     ("Vonage call (SDK)", "(vonage_verify_legacy"),

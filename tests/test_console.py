@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.errors import TooManyAttemptsError, VerificationExpiredError, VerificationInProgressError, WrongCodeError
-from app.verify import ConsoleVerifier
+from app.providers.console import ConsoleProvider
+from app.store import Pending
 
 from .conftest import NUMBER
 
@@ -82,9 +83,13 @@ def test_code_length_setting(caplog: pytest.LogCaptureFixture) -> None:
     assert re.fullmatch(r"[0-9]{4}", printed_code(caplog))
 
 
+def held(request_id: str) -> Pending:
+    return Pending("v" * 43, NUMBER, request_id)
+
+
 def test_codes_expire_and_a_new_one_can_be_requested() -> None:
     clock = FakeClock()
-    verifier = ConsoleVerifier(code_length=6, pin_expiry=300, clock=clock)
+    verifier = ConsoleProvider(code_length=6, pin_expiry=300, clock=clock)
     first = verifier.start(NUMBER)
     with pytest.raises(VerificationInProgressError) as exc:
         verifier.start(NUMBER)
@@ -92,24 +97,24 @@ def test_codes_expire_and_a_new_one_can_be_requested() -> None:
 
     clock.now += 300
     with pytest.raises(VerificationExpiredError):
-        verifier.check(first, "000000")
+        verifier.check(held(first), "000000")
     assert verifier.start(NUMBER) != first
 
 
 def test_wrong_then_unknown_request() -> None:
-    verifier = ConsoleVerifier(code_length=6, pin_expiry=300)
+    verifier = ConsoleProvider(code_length=6, pin_expiry=300)
     request_id = verifier.start(NUMBER)
-    code = verifier._pending[request_id].code
+    code = verifier._codes[request_id].code
     wrong = f"{(int(code) + 1) % 10**6:06d}"
 
     with pytest.raises(WrongCodeError):
-        verifier.check(request_id, wrong)
+        verifier.check(held(request_id), wrong)
     with pytest.raises(WrongCodeError):
-        verifier.check(request_id, wrong)
+        verifier.check(held(request_id), wrong)
     with pytest.raises(TooManyAttemptsError):
-        verifier.check(request_id, wrong)
+        verifier.check(held(request_id), wrong)
     with pytest.raises(VerificationExpiredError):
-        verifier.check(request_id, code)
+        verifier.check(held(request_id), code)
 
 
 def test_resend_prints_the_same_code_again_until_no_step_is_left(caplog: pytest.LogCaptureFixture) -> None:

@@ -297,3 +297,14 @@ def test_the_demo_page_carries_the_widget_when_a_site_key_is_set(settings: dict[
     assert "data-captcha" not in plain.get_data(as_text=True)
     assert "frame-src 'none'" in plain.headers["Content-Security-Policy"]
     assert "script-src 'self';" in plain.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_two_apps_in_one_process_keep_their_own_counts(settings: dict[str, str]) -> None:
+    # Each app holds its own limits storage: the first one's requests spend nothing of the second's.
+    limited = settings | {"OTP_RATELIMIT_REQUEST_IP": "2/hour"}
+    first, second = create_app(limited).test_client(), create_app(limited).test_client()
+    malformed = {"phoneNumber": "not a number"}
+
+    assert [first.post("/request-otp", json=malformed).status_code for _ in range(3)] == [400, 400, 429]
+    assert [second.post("/request-otp", json=malformed).status_code for _ in range(3)] == [400, 400, 429]

@@ -94,11 +94,11 @@ def test_text_lines_carry_the_request_id() -> None:
     stream = io.StringIO()
     handler = make_handler("text")
     handler.setStream(stream)
-    record = logging.LogRecord("app.routes", logging.INFO, __file__, 1, "verification %s", ("started",), None)
+    record = logging.LogRecord("app.lifecycle", logging.INFO, __file__, 1, "verification %s", ("started",), None)
 
     handler.handle(record)
 
-    assert re.search(r" INFO app\.routes \[-\] verification started$", stream.getvalue().strip())
+    assert re.search(r" INFO app\.lifecycle \[-\] verification started$", stream.getvalue().strip())
 
 
 def _samples(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

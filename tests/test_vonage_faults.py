@@ -18,7 +18,7 @@ import requests
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.routes import LOST_ANSWER
+from app.lifecycle import LOST_ANSWER
 
 from .conftest import API_KEY, API_SECRET, NUMBER, SETTINGS, FakeVonage, localhost_tls
 

@@ -1,0 +1,335 @@
+"""The verification lifecycle: start, check, resend and cancel, lost answers, adoption and single approval.
+
+Plain Python with explicit inputs: the caller (app.callers.Caller), the verification's id and the posted
+fields, already parsed. It holds a verification to its limits (app.limits), keeps it in the store
+(app.store) and asks the provider (app.providers), and answers typed results or the service's errors. It
+knows no Flask, no SDK and no driver, and never a provider's status codes or timing rules: a provider's
+errors say what happened (app.errors, app.providers).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import phonenumbers
+
+from . import phone
+from .callers import Caller
+from .errors import (
+    InvalidCodeFormatError,
+    NoPendingVerificationError,
+    OtpError,
+    StoreError,
+    TooManyAttemptsError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    VerificationExpiredError,
+    VerificationInProgressError,
+    WrongCodeError,
+)
+from .limits import Limits
+from .metrics import VERIFICATIONS, last_vonage_ms
+from .providers import Provider, State
+from .store import Pending, Store
+
+log = logging.getLogger(__name__)
+
+# ASCII digits only: str.isdigit() and \d also accept other scripts' digits.
+CODE_PATTERN = re.compile(r"[0-9]{4,10}")
+# Keep the entry a little longer than the provider keeps the verification, so a late check still reaches
+# the provider and gets its own answer ("expired") instead of our "nothing pending".
+TTL_MARGIN = 60
+# Checks one pending verification may take, counted in the store (Vonage ends it after 3 wrong codes;
+# this also bounds checks that end in faults).
+MAX_CHECKS = 5
+# The verification handle: 32 random bytes (256 bits), 43 URL-safe characters. Anything else is looked up
+# nowhere: it cannot name a verification.
+ID_BYTES = 32
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+# A provider that cannot say what became of a verification no longer knows one whose last check was lost:
+# the code may have been accepted, and the person is told so.
+LOST_ANSWER = ("This code may already have been accepted: the answer to an earlier check was lost, and the "
+               "verification is over now. Please request a new code.")
+
+
+class HumanCheck(Protocol):
+    """The CAPTCHA a send must pass (app.captcha)."""
+
+    def verify(self, token: object, address: str) -> None:
+        """Return when ``token`` proves a human (or no CAPTCHA is configured); raise an OtpError otherwise."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How delivery number ``made`` travelled, what the next one would use (None: no step left) and when
+    one may be asked for, so that a page can say "the next code comes by a voice call"."""
+
+    channel: str
+    next_channel: str | None
+    resend_in: int
+
+
+@dataclass(frozen=True)
+class Started:
+    verification: Pending
+    delivery: Delivery
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Resent:
+    verification: Pending
+    delivery: Delivery
+
+
+@dataclass(frozen=True)
+class Approved:
+    verification: Pending
+    # The channels the code travelled by, for the token's amr.
+    channels: tuple[str, ...]
+
+
+def ended(error: OtpError, verification: Pending) -> OtpError:
+    """Mark ``error`` as the end of ``verification`` (its cookie is cleared), and return it."""
+    error.ended = verification.id
+    return error
+
+
+class Lifecycle:
+    """The four verbs of a verification, over one store, one provider and one set of limits."""
+
+    def __init__(self, *, store: Store, provider: Provider, limits: Limits, captcha: HumanCheck,
+                 channels: Sequence[str], allowed_countries: Collection[str] = (),
+                 allowed_kinds: Collection[str] = ()) -> None:
+        self.store = store
+        self.provider = provider
+        self.limits = limits
+        self._captcha = captcha
+        self.channels = tuple(channels)
+        self._countries = allowed_countries
+        self._kinds = allowed_kinds
+        self._resend_in = limits.cooldown if limits.enabled else 0
+
+    @property
+    def lifetime(self) -> int:
+        """Seconds a new verification lives."""
+        return self.provider.lifetime
+
+    # --- start and resend ---------------------------------------------------------------------------
+    def refused_send(self, caller: Caller) -> None:
+        """Count a send request that ended before the lifecycle (malformed): 429 past its caller's limits."""
+        self.limits.count_send(caller)
+
+    def start(self, caller: Caller, number: phonenumbers.PhoneNumber, nonce: str, captcha_token: object) -> Started:
+        """Send a code to ``number`` and keep the new verification under a fresh id."""
+        e164 = phone.e164(number)
+        try:
+            phone.screen(number, self._countries, self._kinds)
+        except OtpError:
+            self.limits.count_send(caller)
+            raise
+        with self.limits.send_budget(caller, e164):
+            # Inside the budget, whose round trip counted the caller: a refused CAPTCHA gives the cooldown back
+            # and spends none of the number's budget.
+            self._captcha.verify(captcha_token, caller.address)
+            return self._start(caller, e164, nonce)
+
+    def _start(self, caller: Caller, number: str, nonce: str) -> Started:
+        try:
+            request_id = self.provider.start(number)
+        except VerificationInProgressError as exc:
+            if not exc.request_id:
+                raise
+            # The provider names the verification in progress. If it is the latest one stored, someone holds
+            # its id: 409, and that id is never handed to this caller. If not, it was started by an attempt of
+            # ours whose answer was lost (a timeout, a dropped connection, a store fault): the code is on its
+            # way, so this caller, who asked, gets a new id for it.
+            latest = self.store.latest(number)
+            if latest is not None and latest.request_id == exc.request_id:
+                self._event("in_progress", number, caller)
+                raise
+            self._event("started", number, caller, event="verification_adopted")
+            return self._keep(number, exc.request_id, nonce)
+        self._event("started", number, caller)
+        return self._keep(number, request_id, nonce)
+
+    def _keep(self, number: str, request_id: str, nonce: str) -> Started:
+        verification = Pending(secrets.token_urlsafe(ID_BYTES), number, request_id, nonce)
+        self.store.create(verification, self.lifetime + TTL_MARGIN)
+        return Started(verification, self._delivery(1), self.lifetime)
+
+    def resend(self, caller: Caller, verification_id: str, number: str | None) -> Resent:
+        """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
+        try:
+            verification = self.owned(verification_id, number)
+        except OtpError:
+            self.limits.count_send(caller)
+            raise
+        with self.limits.send_budget(caller, verification.number):
+            self._act(verification, self.provider.resend)
+        try:
+            self.store.count_delivery(verification.id)
+        except StoreError:
+            # The code is on its way: say so. Only the token's amr misses the channel.
+            log.error("could not count a delivery for %s", phone.mask(verification.number))
+        self._event("resent", verification.number, caller)
+        return Resent(verification, self._delivery(verification.deliveries + 1))
+
+    def _delivery(self, made: int) -> Delivery:
+        channels = self.channels
+        return Delivery(channels[min(made, len(channels)) - 1], channels[made] if made < len(channels) else None,
+                        self._resend_in)
+
+    # --- cancel and check ---------------------------------------------------------------------------
+    def refused_check(self, caller: Caller) -> None:
+        """Count a check or cancel that ended before the lifecycle (malformed): 429 past its caller's limits."""
+        self.limits.count_check(caller, "")
+
+    def owned(self, verification_id: str, number: str | None) -> Pending:
+        """The pending verification with this id (and of ``number``, when one was posted).
+
+        Unknown, expired, finished, or of another number: the same 404, so that the answer tells a stranger
+        nothing.
+        """
+        found = self.store.get(verification_id) if ID_PATTERN.fullmatch(verification_id) else None
+        if found is None or (number is not None and number != found.number):
+            raise NoPendingVerificationError()
+        return found
+
+    def _held(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
+        """The caller's verification, after its check limits counted the request. A caller who names no
+        verification spends nothing of a number's limits (the per-address ones still count)."""
+        try:
+            verification = self.owned(verification_id, number)
+        except OtpError:
+            self.limits.count_check(caller, "")
+            raise
+        self.limits.count_check(caller, verification.number)
+        return verification
+
+    def cancel(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
+        """Cancel the caller's pending verification, at the provider and here."""
+        verification = self._held(caller, verification_id, number)
+        self._act(verification, self.provider.cancel)
+        self._end(verification, "cancelled")
+        self._event("cancelled", verification.number, caller)
+        return verification
+
+    def _act(self, verification: Pending, action: Callable[[Pending], None]) -> None:
+        """Run a resend or cancel at the provider. One the provider says is over is forgotten (410); one it
+        refuses while the code stays valid is kept (409)."""
+        try:
+            action(verification)
+        except VerificationExpiredError as exc:
+            self._end(verification, "expired")
+            exc.ended = verification.id
+            raise
+
+    def check(self, caller: Caller, verification_id: str, number: str | None, code: str) -> Approved:
+        """Check the code the person typed; Approved once, for the one check that ends the verification."""
+        verification = self._held(caller, verification_id, number)
+        if not CODE_PATTERN.fullmatch(code):
+            raise InvalidCodeFormatError()
+        # Marked unsettled before the provider is asked, so that a check whose answer is lost (a timeout, a
+        # dropped connection, this worker killed) is remembered, and the next check asks what became of it.
+        counted = self.store.begin_check(verification.id)
+        if counted is None:
+            raise NoPendingVerificationError()
+        number = counted.number
+        if counted.checks > MAX_CHECKS:
+            self._end(counted, "too_many_attempts")
+            self._cancel_quietly(counted)
+            self._event("too_many_attempts", number, caller, event="code_checked")
+            # Vonage ends a verification after three wrong codes, so this cap is mostly reached by checks that
+            # ended in faults: say what happened, not "wrong codes".
+            raise ended(TooManyAttemptsError("This code was checked too many times. Please request a new code."),
+                        counted)
+        state = self.provider.status(counted) if counted.unsettled else State.IN_PROGRESS
+        if state is State.APPROVED:
+            # An earlier check was approved and its answer lost: this one gets what that one should have.
+            return self._approved(counted, caller)
+        if state is State.ENDED:
+            self._end(counted, "expired")
+            self._event("expired", number, caller, event="code_checked")
+            raise ended(VerificationExpiredError(), counted)
+        try:
+            self.provider.check(counted, code)
+        except WrongCodeError:
+            # The entry stays: a person who mistyped tries again with the same code.
+            self._settle(counted)
+            self._event("wrong_code", number, caller, event="code_checked")
+            raise
+        except TooManyAttemptsError as exc:
+            self._end(counted, "too_many_attempts")
+            self._event("too_many_attempts", number, caller, event="code_checked")
+            exc.ended = counted.id
+            raise
+        except VerificationExpiredError as exc:
+            if counted.unsettled:
+                # An earlier check of this verification, lost or still in flight, may have been approved.
+                if state is State.UNKNOWN:
+                    # The provider cannot be asked. The entry is left to that check (it ends it if approved)
+                    # or to expiry.
+                    self._event("expired", number, caller, event="code_checked")
+                    raise VerificationExpiredError(LOST_ANSWER) from exc
+                if self.provider.status(counted) is State.APPROVED:
+                    return self._approved(counted, caller)
+            self._end(counted, "expired")
+            self._event("expired", number, caller, event="code_checked")
+            exc.ended = counted.id
+            raise
+        except (UpstreamTimeoutError, UpstreamUnavailableError):
+            raise  # no answer, or the provider was unavailable: the check may have counted, it stays unsettled
+        except OtpError:
+            self._settle(counted)  # the provider answered: nothing was approved
+            raise
+        return self._approved(counted, caller)
+
+    def _approved(self, counted: Pending, caller: Caller) -> Approved:
+        """End the verification and answer its approval, once. Two checks of one verification may both learn
+        that it was approved (one from the provider, one from asking after a lost answer): the one that ends
+        it is Approved, the other 404, so that one approval never yields two tokens."""
+        if not self._end(counted, "approved"):
+            raise ended(NoPendingVerificationError(), counted)
+        self._event("approved", counted.number, caller, event="code_checked")
+        return Approved(counted, self.channels[:counted.deliveries])
+
+    # --- the store's and the provider's side ----------------------------------------------------------
+    def _end(self, verification: Pending, outcome: str) -> bool:
+        """Forget a verification that is over (a SQL store keeps its record); False when another request
+        ended it first. A store fault only costs a log line."""
+        try:
+            return self.store.delete(verification, outcome)
+        except StoreError:
+            # The entry expires on its own, and the provider refuses the finished verification if it is checked
+            # again.
+            log.error("could not remove the pending verification for %s", phone.mask(verification.number))
+            return True
+
+    def _settle(self, verification: Pending) -> None:
+        try:
+            self.store.settle(verification.id)
+        except StoreError:
+            # The next check then asks the provider first: one call more, no wrong answer.
+            log.error("could not settle a check for %s", phone.mask(verification.number))
+
+    def _cancel_quietly(self, verification: Pending) -> None:
+        """End the verification at the provider, best effort: the entry is already gone either way."""
+        try:
+            self.provider.cancel(verification)
+        except OtpError as exc:
+            log.info("could not cancel a finished verification: %s", exc.code)
+
+    def _event(self, outcome: str, number: str, caller: Caller, event: str = "verification") -> None:
+        """Log one verification event (masked number, provider latency) and count its outcome."""
+        masked = phone.mask(number)
+        extra = {"event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()}
+        if caller.api_key:
+            extra["caller"] = caller.api_key  # the API key's name, never the key
+        log.info("%s %s for %s", event, outcome, masked, extra=extra)
+        VERIFICATIONS.labels(outcome, phone.country(number) if outcome in ("started", "approved") else "").inc()

@@ -1,0 +1,192 @@
+"""Rate limits on `limits`' moving windows: per client, per API key, per destination, and the resend cooldown.
+
+One ``Limits`` per app (``app.extensions``), over the storage its settings name, so two apps in one
+process never share counts. Every request is counted against its caller's windows; a send is held to its
+destination's windows and cooldown around the provider call (``send_budget``). The windows of one request
+are counted in one round trip where the storage is one Redis (app.limits.redis).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
+from limits.errors import StorageError as LimitStorageError
+from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorage, Storage, storage_from_string
+
+from .. import phone
+from ..callers import Caller
+from ..errors import RateLimitedError, StoreError
+
+log = logging.getLogger(__name__)
+
+# Limits on where codes go, as carriers' and Vonage's anti-fraud do: they name SMS pumping, so a breach is a
+# warning for operators, not a client's mistake.
+VELOCITY_SCOPES = ("send-country", "send-prefix", "send-global")
+KEY_PREFIX = "otp"
+# scope -> the setting that holds its limits.
+SETTINGS = {"send-ip": "OTP_RATELIMIT_REQUEST_IP", "check-ip": "OTP_RATELIMIT_CHECK_IP", "api-key": "OTP_RATELIMIT_KEY",
+            "send-number": "OTP_RATELIMIT_REQUEST_NUMBER", "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
+            "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
+            "send-global": "OTP_RATELIMIT_GLOBAL", "check-number": "OTP_RATELIMIT_CHECK_NUMBER"}
+
+
+class Window(NamedTuple):
+    """One limit on one key: what limits' moving-window storage counts."""
+
+    scope: str
+    item: RateLimitItem
+    key: str
+
+
+class Limits:
+    """The windows of every request, counted in one storage; StoreError when the storage fails (closed)."""
+
+    def __init__(self, storage: Storage, settings: Mapping[str, Any]) -> None:
+        assert isinstance(storage, MovingWindowSupport)  # a cooldown of "1 per 30 seconds" needs exact windows
+        self.storage = storage
+        self.enabled = bool(settings["OTP_RATELIMIT_ENABLED"])
+        self._items = {scope: tuple(parse_many(settings[name])) for scope, name in SETTINGS.items()}
+        self.cooldown = int(settings["OTP_RESEND_COOLDOWN"])
+        self._cooldown = RateLimitItemPerSecond(1, self.cooldown) if self.cooldown else None
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
+        """Limits over OTP_RATELIMIT_STORAGE_URL (the store's Redis by default), failing closed."""
+        from .redis import storage_options
+
+        url = settings["OTP_RATELIMIT_STORAGE_URL"]
+        # Storage faults surface as limits' StorageError, answered 503: no silent "unlimited SMS".
+        storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url))
+        assert isinstance(storage, Storage)  # the settings refuse async storage schemes
+        return cls(storage, settings)
+
+    def _windows(self, scope: str, key: str) -> list[Window]:
+        return [Window(scope, item, item.key_for(KEY_PREFIX, key, scope)) for item in self._items[scope]]
+
+    def _caller(self, scope: str, caller: Caller) -> list[Window]:
+        """Per client (``scope``), and per API key for backend callers."""
+        windows = self._windows(scope, caller.key)
+        if caller.api_key:
+            windows += self._windows("api-key", caller.api_key)
+        return windows
+
+    def _destination(self, caller: Caller, number: str) -> list[Window]:
+        """Per number and client, per number, per country, per block of 10,000 numbers (as pumping rotates
+        through) and overall."""
+        return [*self._windows("send-number", f"{number}|{caller.key}"), *self._windows("send-number-total", number),
+                *self._windows("send-country", phone.country(number)), *self._windows("send-prefix", number[:-4]),
+                *self._windows("send-global", "all")]
+
+    def count_send(self, caller: Caller) -> None:
+        """Count a request to a route that sends a code and ended before its send (a bad number, nothing to
+        resend): 429 when its caller is past a limit, whatever else was wrong."""
+        if self.enabled:
+            self._count(self._caller("send-ip", caller), "")
+
+    def count_check(self, caller: Caller, number: str) -> None:
+        """Count a check or cancel against its caller's limits and, for a caller who holds a verification,
+        its number's (``number``; '' for a caller who names none), in one round trip: 429 past any."""
+        if self.enabled:
+            windows = self._caller("check-ip", caller)
+            if number:
+                windows += self._windows("check-number", number)
+            self._count(windows, number)
+
+    @contextmanager
+    def send_budget(self, caller: Caller, number: str) -> Iterator[None]:
+        """Hold a send to ``number`` to its caller's and its destination's limits, and to its cooldown.
+
+        Before the send, in one round trip: the request is counted against its caller's limits, every limit
+        on the destination is tested, and the number's resend cooldown is taken in one atomic step (of two
+        sends racing to one number only one goes out; the other is answered 429). Past a limit, nothing is
+        sent: 429. A send that raised (nothing went out: a 409, a refused number, a provider failure) gives
+        the cooldown back and spends none of the destination's budget, so a stranger's requests cannot use
+        up the owner's; a send that delivered a code counts against every destination limit.
+        """
+        if not self.enabled:
+            yield
+            return
+        callers = self._caller("send-ip", caller)
+        destination = self._destination(caller, number)
+        cooldown = (Window("send-cooldown", self._cooldown,
+                           self._cooldown.key_for(KEY_PREFIX, "send-cooldown", number)) if self._cooldown else None)
+        counts, taken = self._moving_windows(destination, [*callers, *([cooldown] if cooldown else [])])
+        try:
+            self._refuse_past(callers, taken[:len(callers)], number)
+            if cooldown:
+                self._refuse_past([cooldown], taken[len(callers):], number)
+            if full := [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
+                        if count >= w.item.amount]:
+                raise self._too_many(full, number)
+            yield
+        except BaseException:
+            if cooldown and taken[-1]:
+                self._clear(cooldown.key)
+            raise
+        try:
+            self._moving_windows([], destination)
+        except StoreError as exc:
+            # The code is on its way: a 503 now would only make the person ask for another.
+            log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
+
+    def _count(self, windows: Sequence[Window], number: str) -> None:
+        """Count a request in each window, in one round trip; 429 when one had no room left."""
+        self._refuse_past(windows, self._moving_windows([], windows)[1], number)
+
+    def _refuse_past(self, windows: Sequence[Window], taken: Sequence[bool], number: str) -> None:
+        """Answer 429 when a window had no room left for the entry it was asked for."""
+        if full := [w for w, ok in zip(windows, taken, strict=True) if not ok]:
+            starts = self._moving_windows(full, [])[0]
+            raise self._too_many([(start + w.item.get_expiry(), w) for w, (start, _) in zip(full, starts, strict=True)],
+                                 number)
+
+    def _too_many(self, full: Sequence[tuple[float, Window]], number: str) -> RateLimitedError:
+        """The 429 for full windows (each with the time it frees an entry): the wait is the longest of them."""
+        reset, window = max(full, key=lambda pair: pair[0])
+        _breached(window.scope, str(window.item), number)
+        return RateLimitedError(max(1, math.ceil(reset - time.time())), window.scope)
+
+    def _clear(self, key: str) -> None:
+        try:
+            self.storage.clear(key)
+        except LimitStorageError as exc:
+            raise _storage_down(exc) from exc
+
+    def _moving_windows(self, read: Sequence[Window],
+                        take: Sequence[Window]) -> tuple[list[tuple[float, int]], list[bool]]:
+        """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``."""
+        storage = self.storage
+        try:
+            if isinstance(storage, RedisStorage) and not isinstance(storage, RedisClusterStorage):
+                from .redis import moving_windows
+
+                return moving_windows(storage, read, take)
+            # Memory, and a Cluster, whose keys live on several nodes: one window at a time.
+            assert isinstance(storage, MovingWindowSupport)
+            return ([storage.get_moving_window(w.key, w.item.amount, w.item.get_expiry()) for w in read],
+                    [storage.acquire_entry(w.key, w.item.amount, w.item.get_expiry()) for w in take])
+        except LimitStorageError as exc:
+            raise _storage_down(exc) from exc
+
+
+def _storage_down(exc: LimitStorageError) -> StoreError:
+    log.error("rate-limit storage unavailable: %s", type(exc.storage_error).__name__)
+    return StoreError()
+
+
+def _breached(scope: str, limit: str, number: str) -> None:
+    if scope in VELOCITY_SCOPES and number:
+        # Country and prefix only: enough to find a pumping campaign, not who was targeted.
+        country, prefix = phone.country(number), phone.mask(number[:-4])
+        log.warning("send limit %s hit (%s) for %s, prefix %s", limit, scope, country, prefix,
+                    extra={"event": "velocity_limited", "limit": limit, "scope": scope, "country": country,
+                           "prefix": prefix})
+    else:
+        log.info("rate limit hit: %s (%s)", limit, scope, extra={"event": "rate_limited", "limit": limit,
+                                                                  "scope": scope})

@@ -1,0 +1,72 @@
+"""Many moving windows in one round trip to one Redis: limits' own Lua scripts, pipelined.
+
+limits' storage API answers one window per call, a round trip each; a send tests and counts a dozen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+
+from limits.errors import StorageError as LimitStorageError
+from limits.storage import RedisStorage
+from redis import Redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisError
+
+from . import Window
+
+
+def moving_windows(storage: RedisStorage, read: Sequence[Window],
+                   take: Sequence[Window]) -> tuple[list[tuple[float, int]], list[bool]]:
+    """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``,
+    as limits' ``get_moving_window`` and ``acquire_entry`` would answer them, in one pipeline."""
+    now = time.time()
+    prefixed = storage.prefixed_key
+    calls: list[tuple[Script, tuple[Any, ...]]] = [
+        (storage.lua_moving_window, (prefixed(w.key), now - w.item.get_expiry(), w.item.amount)) for w in read]
+    calls += [(storage.lua_acquire_moving_window, (prefixed(w.key), now, w.item.amount, w.item.get_expiry(), 1))
+              for w in take]
+    answers = _evalsha(cast(Redis, storage.get_connection()), calls)
+    windows = [(float(answer[0]), int(answer[1])) if answer else (now, 0) for answer in answers[:len(read)]]
+    return windows, [bool(answer) for answer in answers[len(read):]]
+
+
+def _evalsha(client: Redis, calls: Sequence[tuple[Script, tuple[Any, ...]]]) -> list[Any]:
+    """Run each (script, (key, *args)) in one pipeline. A script Redis has forgotten (after a restart or a
+    failover) is loaded, as limits would, and only the calls that it failed run again."""
+    def run(batch: Sequence[tuple[Script, tuple[Any, ...]]]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for script, (key, *args) in batch:
+            pipe.evalsha(script.sha, 1, key, *args)
+        try:
+            return pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise LimitStorageError(exc) from exc
+
+    answers = run(calls)
+    forgotten = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+    if forgotten:
+        try:
+            for script in {calls[i][0] for i in forgotten}:
+                client.script_load(script.script)
+        except RedisError as exc:
+            raise LimitStorageError(exc) from exc
+        for i, answer in zip(forgotten, run([calls[i] for i in forgotten]), strict=True):
+            answers[i] = answer
+    if failed := next((answer for answer in answers if isinstance(answer, Exception)), None):
+        raise LimitStorageError(failed)
+    return answers
+
+
+def storage_options(url: str) -> dict[str, Any]:
+    """Short timeouts for Redis, and for one Redis a bounded pool that waits when all its connections are
+    busy: redis-py's default pool raises MaxConnectionsError past 100 concurrent requests."""
+    if url.startswith(("redis://", "rediss://")):
+        from ..store.redis import blocking_pool
+
+        return {"connection_pool": blocking_pool(url, socket_timeout=2, socket_connect_timeout=2)}
+    if url.startswith("redis"):
+        return {"socket_timeout": 2, "socket_connect_timeout": 2}
+    return {}

@@ -1,0 +1,164 @@
+"""The HTTP side: the app factory, the views (parse -> lifecycle -> render), errors, guards and headers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .. import metrics
+from ..captcha import Captcha
+from ..config import load_config
+from ..lifecycle import Lifecycle
+from ..limits import Limits
+from ..logs import request_id
+from ..providers.registry import provider_from_settings
+from ..store import store_from_url
+from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
+from .errors import register_error_handlers
+from .guards import api_key_name, authenticate, check_origin
+
+log = logging.getLogger("app")
+
+MAX_BODY_BYTES = 16 * 1024
+# Metric labels take a fixed set of values: a client choosing the method name must not add series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # JSON needs nothing: nothing may load, nothing may frame it.
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+}
+# The demo page loads its own script and style and talks to this origin only; with a CAPTCHA, also the
+# widget's provider (its script, its frame, and for hCaptcha its styles and API).
+CAPTCHA_ORIGINS = {
+    "turnstile": "https://challenges.cloudflare.com",
+    "hcaptcha": "https://hcaptcha.com https://*.hcaptcha.com",
+    "recaptcha": "https://www.google.com https://www.gstatic.com",
+}
+
+
+def html_csp(captcha: str) -> str:
+    """The demo page's Content-Security-Policy."""
+    extra = f" {CAPTCHA_ORIGINS[captcha]}" if captcha else ""
+    frames = CAPTCHA_ORIGINS[captcha] if captcha else "'none'"
+    return (f"default-src 'none'; script-src 'self'{extra}; style-src 'self'{extra}; connect-src 'self'{extra}; "
+            f"frame-src {frames}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
+def _quiet_sdk() -> None:
+    """Keep the SDK's logger to errors. At DEBUG it logs the Authorization header and the code it sends;
+    at WARNING, Vonage's whole answer and request id for ordinary outcomes (a typo, a repeat request, a
+    resend). The service's own event lines speak of outcomes, with nothing secret in them.
+
+    The level guards the usual case; the filter also holds when someone lowers the level later.
+    """
+    sdk = logging.getLogger("vonage")
+    if sdk.level < logging.ERROR:
+        sdk.setLevel(logging.ERROR)
+    if _errors_only not in sdk.filters:
+        sdk.addFilter(_errors_only)
+
+
+def _token_issuer(config: Mapping[str, Any]) -> TokenIssuer:
+    key = config["OTP_TOKEN_PRIVATE_KEY"]
+    if key is None:
+        # Only the console provider gets here (the settings require a key with vonage): a key of this
+        # process's own, so tokens verify against this process's JWK Set until it stops.
+        key = load_private_key(generate_private_key_pem().decode())
+        log.warning("no OTP_TOKEN_PRIVATE_KEY: tokens are signed with a key made for this process only")
+    return TokenIssuer(key, issuer=config["OTP_TOKEN_ISSUER"], audience=config["OTP_TOKEN_AUDIENCE"],
+                       ttl=config["OTP_TOKEN_TTL"], previous=config["OTP_TOKEN_PREVIOUS_KEYS"])
+
+
+def _services(app: Flask, config: Mapping[str, Any]) -> None:
+    """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
+    store = store_from_url(config["OTP_STORE_URL"], channels=config["OTP_CHANNELS"],
+                           record_days=config["OTP_RECORD_DAYS"], record_key=config["OTP_RECORD_KEY"])
+    provider = provider_from_settings(config)
+    limits = Limits.from_settings(config)
+    app.extensions["otp_store"] = store
+    app.extensions["otp_limits"] = limits
+    app.extensions["otp_tokens"] = _token_issuer(config)
+    app.extensions["otp_lifecycle"] = Lifecycle(
+        store=store, provider=provider, limits=limits,
+        captcha=Captcha(config["OTP_CAPTCHA"], config["OTP_CAPTCHA_SECRET"]), channels=config["OTP_CHANNELS"],
+        allowed_countries=config["OTP_ALLOWED_COUNTRIES"], allowed_kinds=config["OTP_ALLOWED_NUMBER_TYPES"])
+    if config["OTP_PROVIDER"] == "console":
+        log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
+                    "For development only; never run this in production.")
+    if config["OTP_STORE_URL"].startswith("memory://"):
+        log.info("memory store: pending verifications live in this process only and are lost on restart")
+
+
+def create_app(settings: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from ``settings`` (environment-style strings; the process environment by default)."""
+    config = load_config(settings)
+    app = Flask("app")
+    app.config.update(config)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    _quiet_sdk()
+    _services(app, config)
+
+    if config["OTP_TRUSTED_PROXIES"]:
+        # Trust exactly that many X-Forwarded-For hops; with none, a client cannot choose its own address.
+        # X-Forwarded-Host from the same hops names the host browsers reached (the Origin check); the
+        # scheme is gunicorn's business (X-Forwarded-Proto from FORWARDED_ALLOW_IPS).
+        hops = config["OTP_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_host=hops)  # type: ignore[method-assign]
+
+    from . import pages  # noqa: F401 - its routes join the blueprint
+    from .routes import bp
+
+    app.register_blueprint(bp)
+    register_error_handlers(app)
+    keys, allowed = config["OTP_API_KEYS"], frozenset(config["OTP_ALLOWED_ORIGINS"])
+    if keys:
+        log.info("API keys required: every POST needs Authorization: Bearer <key> (%d keys: %s)", len(keys),
+                 ", ".join(sorted(keys.values())))
+    else:
+        log.info("no OTP_API_KEYS: open to any caller (browsers are bound by the verification id and Origin)")
+    # Before the views, so that neither an unknown caller nor a refused origin counts against any limit.
+    app.before_request(lambda: authenticate(keys))
+    app.before_request(lambda: check_origin(allowed))
+    if allowed:
+        # Frontends on those origins call with verificationId in the body: no credentials, no cookie.
+        CORS(app, resources={r"/(request|check|resend|cancel)-otp": {}}, origins=sorted(allowed),
+             methods=["POST"], allow_headers=["Content-Type", "Authorization"],
+             expose_headers=["Retry-After", "X-Request-ID"], supports_credentials=False, max_age=600)
+
+    page_csp = html_csp(config["OTP_CAPTCHA"] if config["OTP_CAPTCHA_SITE_KEY"] else "")
+
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+        metrics.last_vonage_ms.set(None)  # a thread serves many requests: no latency from an earlier one
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        # A view that sets its own caching on a success keeps it (the JWK Set is public and cacheable).
+        cache = response.headers.get("Cache-Control") if response.status_code == 200 else None
+        response.headers.update(SECURITY_HEADERS)
+        if cache:
+            response.headers["Cache-Control"] = cache
+        if response.mimetype == "text/html":
+            response.headers["Content-Security-Policy"] = page_csp
+        response.headers["X-Request-ID"] = request_id()
+        endpoint = request.endpoint or "unmatched"
+        method = request.method if request.method in HTTP_METHODS else "other"
+        metrics.REQUESTS.labels(endpoint, method, str(response.status_code), api_key_name()).inc()
+        if "started" in g:
+            metrics.REQUEST_LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
+        return response
+
+    return app

@@ -1,0 +1,77 @@
+"""What is not a verb: the probes, the JWK Set, metrics, the OpenAPI document and the demo page.
+
+They are routes of the one ``otp`` blueprint, so that their endpoint names (metric labels) are otp.healthz
+and so on.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+from flask import Response, abort, current_app, jsonify
+from markupsafe import escape
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ..errors import StoreError
+from ..metrics import exposition
+from ..store import Store
+from .errors import error_response
+from .routes import bp, get_tokens
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """The public keys that check this service's tokens: the current one and those still honoured."""
+    response = jsonify(get_tokens().jwks)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict[str, Any], int]:
+    """Answer while the process runs."""
+    return {"status": "ok"}, 200
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    """Answer 200 when the store answers, 503 when it does not."""
+    store: Store = current_app.extensions["otp_store"]
+    try:
+        store.ping()
+    except StoreError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+    return {"status": "ready"}, 200
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics: every worker's, when gunicorn.conf.py set up the multiprocess directory."""
+    return Response(exposition(current_app.config["PROMETHEUS_MULTIPROC_DIR"]), mimetype=CONTENT_TYPE_LATEST)
+
+
+@functools.cache
+def _static_file(name: str) -> bytes:
+    return (resources.files("app") / "static" / name).read_bytes()
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    return Response(_static_file("openapi.json"), mimetype="application/json")
+
+
+@bp.get("/")
+def demo() -> Response:
+    """The demo page: a phone form, then a code form (404, like any unknown path, unless OTP_DEMO_PAGE)."""
+    if not current_app.config["OTP_DEMO_PAGE"]:
+        abort(404)
+    page = _static_file("index.html")
+    provider, site_key = current_app.config["OTP_CAPTCHA"], current_app.config["OTP_CAPTCHA_SITE_KEY"]
+    if provider and site_key:
+        # The page's script renders the widget from these; the site key is public by design.
+        attributes = f'<main data-captcha="{escape(provider)}" data-captcha-site-key="{escape(site_key)}">'
+        page = page.replace(b"<main>", attributes.encode(), 1)
+    return Response(page, mimetype="text/html")

@@ -1,0 +1,117 @@
+"""The four verbs: parse the request, call the lifecycle, render its answer (and the verification cookie)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, make_response, request
+
+from ..callers import Caller
+from ..errors import OtpError
+from ..lifecycle import Delivery, Lifecycle
+from ..tokens import TokenIssuer, Verified
+from . import parse
+from .guards import current_caller
+
+bp = Blueprint("otp", __name__)
+
+
+def get_lifecycle() -> Lifecycle:
+    """Return the app's verification lifecycle."""
+    lifecycle: Lifecycle = current_app.extensions["otp_lifecycle"]
+    return lifecycle
+
+
+def get_tokens() -> TokenIssuer:
+    """Return the app's token issuer."""
+    tokens: TokenIssuer = current_app.extensions["otp_tokens"]
+    return tokens
+
+
+def _caller() -> Caller:
+    config = current_app.config
+    return current_caller(config["OTP_TRUSTED_PROXIES"], config["OTP_IPV6_PREFIX"])
+
+
+def _delivery(delivery: Delivery) -> dict[str, Any]:
+    return {"channel": delivery.channel, "nextChannel": delivery.next_channel, "resendIn": delivery.resend_in}
+
+
+def _cookie_options() -> dict[str, Any]:
+    return {"path": "/", "secure": current_app.config["OTP_COOKIE_SECURE"], "httponly": True, "samesite": "Strict"}
+
+
+def forget_cookie(response: Response, verification_id: str | None) -> Response:
+    """Clear the verification cookie when the verification it names is over."""
+    if verification_id and request.cookies.get(parse.VERIFICATION_COOKIE) == verification_id:
+        response.delete_cookie(parse.VERIFICATION_COOKIE, **_cookie_options())
+    return response
+
+
+# Every request counts against its client's and API key's limits, malformed ones too: the lifecycle counts
+# those it is given, and a request that cannot be parsed is counted here (refused_send, refused_check), so
+# that a caller past its limits is answered 429 whatever else was wrong.
+@bp.post("/request-otp")
+def request_otp() -> Response:
+    """Send a code to the posted phone number and answer the new verification's id."""
+    lifecycle, caller = get_lifecycle(), _caller()
+    try:
+        data = parse.body()
+        number, nonce = parse.number(data), parse.nonce(data)
+    except OtpError:
+        lifecycle.refused_send(caller)
+        raise
+    started = lifecycle.start(caller, number, nonce, data.get("captchaToken"))
+    response = make_response({"message": "A code is on its way. Check your phone.", "expiresIn": started.expires_in,
+                              "verificationId": started.verification.id, "phoneNumber": started.verification.number,
+                              **_delivery(started.delivery)})
+    response.set_cookie(parse.VERIFICATION_COOKIE, started.verification.id, max_age=started.expires_in,
+                        **_cookie_options())
+    return response
+
+
+def _held(refused: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """The verification id, the optional number and the body of a request about a verification."""
+    try:
+        data = parse.body()
+        return parse.verification_id(data), parse.optional_number(data), dict(data)
+    except OtpError:
+        refused(_caller())
+        raise
+
+
+@bp.post("/resend-otp")
+def resend_otp() -> dict[str, Any]:
+    """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
+    lifecycle = get_lifecycle()
+    verification_id, number, _ = _held(lifecycle.refused_send)
+    resent = lifecycle.resend(_caller(), verification_id, number)
+    return {"message": "The code is being delivered again.", **_delivery(resent.delivery)}
+
+
+@bp.post("/cancel-otp")
+def cancel_otp() -> Response:
+    """Cancel the caller's pending verification."""
+    lifecycle = get_lifecycle()
+    verification_id, number, _ = _held(lifecycle.refused_check)
+    cancelled = lifecycle.cancel(_caller(), verification_id, number)
+    return forget_cookie(make_response({"message": "The verification is cancelled."}), cancelled.id)
+
+
+@bp.post("/check-otp")
+def check_otp() -> Response:
+    """Check the code the person typed; on success answer a signed token that proves it."""
+    lifecycle = get_lifecycle()
+    verification_id, number, data = _held(lifecycle.refused_check)
+    try:
+        code = parse.field(data, "code").strip()
+    except OtpError:
+        lifecycle.refused_check(_caller())
+        raise
+    approved = lifecycle.check(_caller(), verification_id, number, code)
+    verification = approved.verification
+    token = get_tokens().issue(Verified(verification.id, verification.number, verification.nonce, approved.channels),
+                               issuer=request.url_root.rstrip("/"))
+    return forget_cookie(make_response({"message": "The phone number is verified.", "verified": True,
+                                        "verificationId": verification.id, "phoneNumber": verification.number,
+                                        "token": token}), verification.id)
