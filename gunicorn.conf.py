@@ -26,9 +26,9 @@ _OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="otp-metrics-")
 
-from app.config import ConfigError, load_config, log_format  # noqa: E402
 from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
 from app.providers.registry import provider_from_settings  # noqa: E402
+from app.settings import ConfigError, ProviderName, load_settings, log_format  # noqa: E402
 from app.store import store_from_url  # noqa: E402
 
 wsgi_app = "wsgi:app"
@@ -76,27 +76,27 @@ logconfig_dict = {
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Check the settings once in the master, so a bad one stops gunicorn with one clear line."""
     try:
-        config = load_config()
+        config = load_settings()
         provider_from_settings(config)  # settings only the SDK can judge, such as a key that cannot sign
     except ConfigError as exc:
         _refuse(server, str(exc))
     if server.cfg.workers > 1:
         # Each worker would keep its own pending codes: a check that lands on another worker fails while
         # the SMS was sent and billed.
-        if config["OTP_STORE_URL"].startswith("memory://"):
+        if config.OTP_STORE_URL.startswith("memory://"):
             _refuse(server, f"OTP_STORE_URL=memory:// cannot serve {server.cfg.workers} workers: each keeps its own "
                             "pending codes. Set OTP_STORE_URL=redis://host:6379/0, or run --workers 1.")
-        if config["OTP_PROVIDER"] == "console":
+        if config.OTP_PROVIDER is ProviderName.CONSOLE:
             _refuse(server, f"OTP_PROVIDER=console cannot serve {server.cfg.workers} workers: each knows only the "
                             "codes it printed. Run --workers 1 (make run serves one process).")
-        if config["OTP_RATELIMIT_STORAGE_URL"].startswith("memory://") and config["OTP_RATELIMIT_ENABLED"]:
+        if config.OTP_RATELIMIT_STORAGE_URL.startswith("memory://") and config.OTP_RATELIMIT_ENABLED:
             _refuse(server, f"rate limits in memory:// cannot serve {server.cfg.workers} workers: each would count "
                             "its own. Set OTP_RATELIMIT_STORAGE_URL to a shared limits storage (redis://..., "
                             "memcached://..., mongodb://...), or run --workers 1.")
     try:
         # A SQL store behind the code's migrations is refused here once, not by every worker.
-        store_from_url(config["OTP_STORE_URL"], channels=config["OTP_CHANNELS"],
-                       record_days=config["OTP_RECORD_DAYS"], record_key=config["OTP_RECORD_KEY"]).close()
+        store_from_url(config.OTP_STORE_URL, channels=config.OTP_CHANNELS,
+                       record_days=config.OTP_RECORD_DAYS, record_key=config.OTP_RECORD_KEY).close()
     except ConfigError as exc:
         _refuse(server, str(exc))
     # Files of workers from an earlier run would be summed into /metrics.

@@ -5,8 +5,8 @@ import logging
 from dotenv import load_dotenv
 
 from app import create_app
-from app.config import ConfigError, log_format
 from app.logs import configure_logging
+from app.settings import ConfigError, log_format
 
 load_dotenv()
 configure_logging(log_format())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .callers import new_api_key
-from .config import API_KEY_NAME
+from .settings_rules import API_KEY_NAME
 from .tokens import generate_private_key_pem, load_private_key, public_jwk, public_pem
 
 if TYPE_CHECKING:
@@ -56,11 +56,12 @@ def apikey(name: str) -> None:
 
 
 def _sql_engine() -> Engine:
-    from .config import SQL_SCHEMES, store_url_from
+    from .settings import store_url_from
+    from .store import backend_of
     from .store.sql import engine_for
 
     url = store_url_from()
-    if not url.lower().startswith(SQL_SCHEMES):
+    if backend_of(url) != "sql":
         raise click.ClickException("OTP_STORE_URL is not a SQL database (postgresql:// or sqlite:///): "
                                    "nothing to migrate")
     return engine_for(url, pool_size=1)

@@ -7,6 +7,10 @@ providers raise them.
 from __future__ import annotations
 
 
+class ConfigError(Exception):
+    """The settings cannot start the service; the message names every problem found (never a secret)."""
+
+
 class OtpError(Exception):
     """Root of every error the service answers on purpose."""
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.cli import otp
-from app.config import ConfigError, load_config
+from app.settings import ConfigError, load_settings
 
 from .conftest import NUMBER, REDIS_URL, FakeVonage
 
@@ -168,7 +168,7 @@ def test_the_startup_log_says_which_mode_runs(settings: dict[str, str], caplog: 
                                    f"web:{digest(KEY)},web:{digest(OTHER_KEY)}", f"web:{KEY}"])
 def test_malformed_key_settings_stop_startup(value: str) -> None:
     with pytest.raises(ConfigError, match="OTP_API_KEYS"):
-        load_config({"OTP_PROVIDER": "console", "OTP_API_KEYS": value})
+        load_settings({"OTP_PROVIDER": "console", "OTP_API_KEYS": value})
 
 
 def test_the_apikey_command_prints_the_key_once_and_the_line_to_add(settings: dict[str, str],

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.config import ConfigError, load_config
+from app.settings import ConfigError, load_settings
 
 
 def test_defaults_for_the_console_provider() -> None:
-    config = load_config({"OTP_PROVIDER": "console"})
+    config = load_settings({"OTP_PROVIDER": "console"}).model_dump()
 
     assert config == {
         "OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "VONAGE_VERIFY_API": "legacy",
@@ -38,7 +38,7 @@ def test_defaults_for_the_console_provider() -> None:
 
 def test_vonage_is_the_default_provider_and_needs_both_secrets() -> None:
     with pytest.raises(ConfigError) as exc:
-        load_config({})
+        load_settings({})
 
     assert "VONAGE_API_KEY, VONAGE_API_SECRET" in str(exc.value)
 
@@ -49,12 +49,12 @@ def test_vonage_is_the_default_provider_and_needs_both_secrets() -> None:
                                                  "VONAGE_API_KEY")])
 def test_one_missing_secret_is_named(given: dict[str, str], missing: str) -> None:
     with pytest.raises(ConfigError, match=f"missing {missing} "):
-        load_config(given)
+        load_settings(given)
 
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as exc:
-        load_config({"VONAGE_TIMEOUT": "soon", "VONAGE_CODE_LENGTH": "5", "VONAGE_BRAND": "B" * 19,
+        load_settings({"VONAGE_TIMEOUT": "soon", "VONAGE_CODE_LENGTH": "5", "VONAGE_BRAND": "B" * 19,
                      "OTP_STORE_URL": "mysql://db", "VONAGE_PIN_EXPIRY": "10"})
 
     message = str(exc.value)
@@ -68,12 +68,12 @@ def test_every_problem_is_reported_at_once() -> None:
                                              ("VONAGE_PIN_EXPIRY", "3601")])
 def test_out_of_range_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
-        load_config({"OTP_PROVIDER": "console", name: value})
+        load_settings({"OTP_PROVIDER": "console", name: value})
 
 
 def test_secret_values_never_appear_in_config_errors() -> None:
     with pytest.raises(ConfigError) as exc:
-        load_config({"VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "hunter2", "OTP_STORE_URL": "ftp://u:pw@h"})
+        load_settings({"VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "hunter2", "OTP_STORE_URL": "ftp://u:pw@h"})
 
     assert "hunter2" not in str(exc.value)
     assert "pw@" not in str(exc.value)
@@ -131,7 +131,33 @@ def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
     example = (root / ".env.example").read_text()
     # prometheus_client's own variable is set by gunicorn.conf.py, not by the operator; OTP_CHANNELS is
     # derived from the workflow settings.
-    names = set(load_config({"OTP_PROVIDER": "console"})) - {"PROMETHEUS_MULTIPROC_DIR", "OTP_CHANNELS"}
+    names = set(load_settings({"OTP_PROVIDER": "console"}).model_dump()) - {"PROMETHEUS_MULTIPROC_DIR", "OTP_CHANNELS"}
 
     assert [n for n in sorted(names) if f"`{n}`" not in readme] == []
     assert [n for n in sorted(names) if not re.search(rf"^#? ?{n}=", example, re.MULTILINE)] == []
+
+
+def test_the_settings_repr_shows_no_secret(tmp_path: Path) -> None:
+    settings = load_settings({"OTP_PROVIDER": "console", "VONAGE_API_SECRET": "hunter2",
+                              "OTP_CAPTCHA": "turnstile", "OTP_CAPTCHA_SECRET": "captcha-s3cret",
+                              "OTP_STORE_URL": "redis://:store-pw@127.0.0.1:6379/0"})
+
+    shown = repr(settings) + str(settings)
+    assert settings.VONAGE_API_SECRET == "hunter2"
+    assert "hunter2" not in shown and "captcha-s3cret" not in shown and "store-pw" not in shown
+
+
+def test_a_secret_is_never_repeated_in_a_refusal() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"OTP_PROVIDER": "console", "OTP_RECORD_KEY": "short-secret",
+                       "OTP_STORE_URL": "postgresql://u:db-pw@h/otp", "OTP_RATELIMIT_STORAGE_URL": "ftp://u:lim-pw@h"})
+
+    assert "OTP_RECORD_KEY" in str(exc.value) and "OTP_RATELIMIT_STORAGE_URL" in str(exc.value)
+    for secret in ("short-secret", "db-pw", "lim-pw"):
+        assert secret not in str(exc.value)
+
+
+@pytest.mark.parametrize("url", ["async+redis://127.0.0.1:6379", "nosuch://host"])
+def test_a_rate_limit_storage_limits_cannot_count_on_stops_startup(url: str) -> None:
+    with pytest.raises(ConfigError, match="OTP_RATELIMIT_STORAGE_URL must start with one of memcached://"):
+        load_settings({"OTP_PROVIDER": "console", "OTP_RATELIMIT_STORAGE_URL": url})

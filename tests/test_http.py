@@ -120,10 +120,10 @@ def test_every_response_says_no_store(client: FlaskClient, vonage: FakeVonage, m
 
 
 def test_app_is_built_from_a_plain_dict(app: Flask) -> None:
-    assert app.config["VONAGE_TIMEOUT"] == 10
-    assert app.config["VONAGE_CODE_LENGTH"] == 6
-    assert app.config["VONAGE_PIN_EXPIRY"] == 300
-    assert app.config["VONAGE_API_HOST"] == "api.nexmo.com"
+    assert app.extensions["otp_settings"].VONAGE_TIMEOUT == 10
+    assert app.extensions["otp_settings"].VONAGE_CODE_LENGTH == 6
+    assert app.extensions["otp_settings"].VONAGE_PIN_EXPIRY == 300
+    assert app.extensions["otp_settings"].VONAGE_API_HOST == "api.nexmo.com"
 
 
 @pytest.mark.parametrize("path", ["/request-otp", "/check-otp", "/resend-otp", "/cancel-otp"])

@@ -15,7 +15,7 @@ import responses
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.config import ConfigError
+from app.settings import ConfigError
 
 from .conftest import NUMBER, REDIS_URL, FakeVonage, cluster_port, start_redis_server
 

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.config import ConfigError
+from app.settings import ConfigError
 
 from .conftest import NUMBER, FakeVonage
 

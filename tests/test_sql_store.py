@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import inspect, text
 
 from app import create_app
-from app.config import ConfigError
+from app.settings import ConfigError
 from app.store import Pending
 from app.store.sql import Base, SqlStore, engine_for
 

@@ -17,8 +17,8 @@ import redis
 from sqlalchemy import text
 
 from app import create_app
-from app.config import ConfigError
 from app.errors import StoreError
+from app.settings import ConfigError
 from app.store import Pending, Store, store_from_url
 from app.store.memory import MemoryStore
 from app.store.redis import RedisStore

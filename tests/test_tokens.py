@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.cli import otp
-from app.config import ConfigError, load_config
+from app.settings import ConfigError, load_settings
 from app.tokens import generate_private_key_pem, public_jwk, public_pem
 
 from .conftest import ISSUER, NUMBER, SIGNING_KEY_PEM, FakeVonage
@@ -203,7 +203,7 @@ def test_the_console_provider_signs_with_a_key_of_its_own_when_none_is_set(
 
 def _config_error(**env: str) -> str:
     with pytest.raises(ConfigError) as exc:
-        load_config({"OTP_PROVIDER": "console", **env})
+        load_settings({"OTP_PROVIDER": "console", **env})
     return str(exc.value)
 
 
@@ -227,7 +227,7 @@ def test_previous_keys_must_be_public_keys() -> None:
 
 def test_the_vonage_provider_without_a_key_names_the_command_that_makes_one() -> None:
     with pytest.raises(ConfigError) as exc:
-        load_config({"VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "s"})
+        load_settings({"VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "s"})
 
     assert "missing OTP_TOKEN_PRIVATE_KEY" in str(exc.value)
     assert "flask --app wsgi otp keygen" in str(exc.value)
@@ -250,7 +250,7 @@ def test_keygen_writes_a_pkcs8_p256_key_readable_by_its_owner_only(tmp_path: Pat
     key = serialization.load_pem_private_key(out.read_bytes(), None)
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
     assert f"OTP_TOKEN_PRIVATE_KEY={out}" in result.output
-    assert load_config({"OTP_PROVIDER": "console", "OTP_TOKEN_PRIVATE_KEY": str(out)})["OTP_TOKEN_PRIVATE_KEY"]
+    assert load_settings({"OTP_PROVIDER": "console", "OTP_TOKEN_PRIVATE_KEY": str(out)}).OTP_TOKEN_PRIVATE_KEY
     again = CliRunner().invoke(otp, ["keygen", "--out", str(out)])
     assert again.exit_code != 0 and "exists" in again.output
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app import create_app
-from app.config import ConfigError, load_config
+from app.settings import ConfigError, load_settings
 
 from .conftest import NUMBER, SDK_NUMBER, SETTINGS, FakeVonage
 
@@ -63,12 +63,12 @@ def test_v2_signs_each_call_with_a_jwt_for_the_application(vonage: FakeVonage, t
 def test_unusable_jwt_settings_stop_startup(key_pair: tuple[str, rsa.RSAPublicKey], given: dict[str, str],
                                             message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_config({**jwt_settings(key_pair[0]), **given})
+        load_settings({**jwt_settings(key_pair[0]), **given})
 
 
 def test_v2_without_any_credentials_names_both_ways() -> None:
     with pytest.raises(ConfigError) as exc:
-        load_config({"VONAGE_VERIFY_API": "v2"})
+        load_settings({"VONAGE_VERIFY_API": "v2"})
 
     assert "VONAGE_API_KEY, VONAGE_API_SECRET" in str(exc.value)
     assert "VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY" in str(exc.value)
@@ -77,7 +77,7 @@ def test_v2_without_any_credentials_names_both_ways() -> None:
 def test_private_key_never_appears_in_errors(key_pair: tuple[str, rsa.RSAPublicKey]) -> None:
     body = key_pair[0].splitlines()[1]
     with pytest.raises(ConfigError) as exc:
-        load_config({**jwt_settings(key_pair[0]), "VONAGE_APPLICATION_ID": "", "VONAGE_CODE_LENGTH": "12"})
+        load_settings({**jwt_settings(key_pair[0]), "VONAGE_APPLICATION_ID": "", "VONAGE_CODE_LENGTH": "12"})
 
     assert body not in str(exc.value)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
 from limits.errors import StorageError as LimitStorageError
@@ -22,6 +22,7 @@ from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorag
 from .. import phone
 from ..callers import Caller
 from ..errors import RateLimitedError, StoreError
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,20 @@ class Window(NamedTuple):
 class Limits:
     """The windows of every request, counted in one storage; StoreError when the storage fails (closed)."""
 
-    def __init__(self, storage: Storage, settings: Mapping[str, Any]) -> None:
+    def __init__(self, storage: Storage, settings: Settings) -> None:
         assert isinstance(storage, MovingWindowSupport)  # a cooldown of "1 per 30 seconds" needs exact windows
         self.storage = storage
-        self.enabled = bool(settings["OTP_RATELIMIT_ENABLED"])
-        self._items = {scope: tuple(parse_many(settings[name])) for scope, name in SETTINGS.items()}
-        self.cooldown = int(settings["OTP_RESEND_COOLDOWN"])
+        self.enabled = bool(settings.OTP_RATELIMIT_ENABLED)
+        self._items = {scope: tuple(parse_many(getattr(settings, name))) for scope, name in SETTINGS.items()}
+        self.cooldown = int(settings.OTP_RESEND_COOLDOWN)
         self._cooldown = RateLimitItemPerSecond(1, self.cooldown) if self.cooldown else None
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         """Limits over OTP_RATELIMIT_STORAGE_URL (the store's Redis by default), failing closed."""
         from .redis import storage_options
 
-        url = settings["OTP_RATELIMIT_STORAGE_URL"]
+        url = settings.OTP_RATELIMIT_STORAGE_URL
         # Storage faults surface as limits' StorageError, answered 503: no silent "unlimited SMS".
         storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url))
         assert isinstance(storage, Storage)  # the settings refuse async storage schemes

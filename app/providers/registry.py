@@ -6,22 +6,22 @@ used is never loaded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ..config import ConfigError
+from ..errors import ConfigError
+from ..settings import ProviderName, Settings
 from . import Provider
 
 
-def _console(config: Mapping[str, Any]) -> Provider:
+def _console(settings: Settings) -> Provider:
     from .console import ConsoleProvider
 
     # The same delivery steps as the configured workflow, so a page shows what production would do.
-    return ConsoleProvider(code_length=config["VONAGE_CODE_LENGTH"], pin_expiry=config["VONAGE_PIN_EXPIRY"],
-                           deliveries=len(config["OTP_CHANNELS"]))
+    return ConsoleProvider(code_length=settings.VONAGE_CODE_LENGTH, pin_expiry=settings.VONAGE_PIN_EXPIRY,
+                           deliveries=len(settings.OTP_CHANNELS))
 
 
-def _vonage(config: Mapping[str, Any]) -> Provider:
+def _vonage(settings: Settings) -> Provider:
     from jwt import PyJWTError
     from pydantic import ValidationError
     from vonage_http_client import Auth
@@ -31,10 +31,10 @@ def _vonage(config: Mapping[str, Any]) -> Provider:
     from .vonage_legacy import VonageLegacyProvider
     from .vonage_v2 import VonageV2Provider
 
-    common = {"api_host": config["VONAGE_API_HOST"], "timeout": config["VONAGE_TIMEOUT"],
-              "brand": config["VONAGE_BRAND"], "code_length": config["VONAGE_CODE_LENGTH"]}
-    if config["VONAGE_APPLICATION_ID"]:
-        auth = Auth(application_id=config["VONAGE_APPLICATION_ID"], private_key=config["VONAGE_PRIVATE_KEY"])
+    common: dict[str, Any] = {"api_host": settings.VONAGE_API_HOST, "timeout": settings.VONAGE_TIMEOUT,
+              "brand": settings.VONAGE_BRAND, "code_length": settings.VONAGE_CODE_LENGTH}
+    if settings.VONAGE_APPLICATION_ID:
+        auth = Auth(application_id=settings.VONAGE_APPLICATION_ID, private_key=settings.VONAGE_PRIVATE_KEY)
         try:
             # Sign one token now: a key that cannot sign (a corrupt PEM, an EC key where Vonage wants RSA)
             # would otherwise turn every send into a 500.
@@ -43,22 +43,22 @@ def _vonage(config: Mapping[str, Any]) -> Provider:
             raise ConfigError(f"VONAGE_PRIVATE_KEY cannot sign the RS256 token Vonage needs ({type(exc).__name__}); "
                               "use the application's private key from the Vonage dashboard") from None
     else:
-        auth = Auth(api_key=config["VONAGE_API_KEY"], api_secret=config["VONAGE_API_SECRET"])
+        auth = Auth(api_key=settings.VONAGE_API_KEY, api_secret=settings.VONAGE_API_SECRET)
     try:
-        if config["VONAGE_VERIFY_API"] == "v2":
-            return VonageV2Provider(auth=auth, channel_timeout=config["VONAGE_PIN_EXPIRY"],
-                                    workflow=config["VONAGE_WORKFLOW"], whatsapp_from=config["VONAGE_WHATSAPP_FROM"],
-                                    locale=config["VONAGE_LOCALE"], **common)
-        return VonageLegacyProvider(auth=auth, pin_expiry=config["VONAGE_PIN_EXPIRY"],
-                                    workflow_id=config["VONAGE_WORKFLOW_ID"], **common)
+        if settings.VONAGE_VERIFY_API == "v2":
+            return VonageV2Provider(auth=auth, channel_timeout=settings.VONAGE_PIN_EXPIRY,
+                                    workflow=settings.VONAGE_WORKFLOW, whatsapp_from=settings.VONAGE_WHATSAPP_FROM,
+                                    locale=settings.VONAGE_LOCALE, **common)
+        return VonageLegacyProvider(auth=auth, pin_expiry=settings.VONAGE_PIN_EXPIRY,
+                                    workflow_id=settings.VONAGE_WORKFLOW_ID, **common)
     except (ValidationError, V2VerifyError, LegacyVerifyError) as exc:
         # pydantic names the field and the rule; these values are settings, never secrets.
         raise ConfigError(f"invalid Vonage settings: {exc}") from None
 
 
-FACTORIES = {"console": _console, "vonage": _vonage}
+FACTORIES = {ProviderName.CONSOLE: _console, ProviderName.VONAGE: _vonage}
 
 
-def provider_from_settings(config: Mapping[str, Any]) -> Provider:
+def provider_from_settings(settings: Settings) -> Provider:
     """Build the provider the settings name; settings the SDK refuses stop startup with its reason."""
-    return FACTORIES[config["OTP_PROVIDER"]](config)
+    return FACTORIES[settings.OTP_PROVIDER](settings)

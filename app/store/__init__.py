@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -65,22 +65,31 @@ class Store(Protocol):
         """Release the backend's connections (the gunicorn master checks a store, then lets it go)."""
 
 
+# OTP_STORE_URL's scheme -> the backend module that keeps the verifications.
+BACKENDS = {"memory": "memory", "redis": "redis", "rediss": "redis", "redis+sentinel": "redis",
+            "redis+cluster": "redis", "postgresql": "sql", "postgres": "sql", "sqlite": "sql"}
+
+
+def backend_of(url: str) -> str | None:
+    """The backend module a store URL names (memory, redis, sql), or None."""
+    return BACKENDS.get(url.split("://", 1)[0].lower()) if "://" in url else None
+
+
 def store_from_url(url: str, *, channels: Sequence[str] = ("sms",), record_days: int = 0,
                    record_key: str = "") -> Store:
     """Build the backend the URL's scheme names; an unknown scheme, or a database behind the code's
     migrations, fails at startup."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme == "memory":
+    backend = backend_of(url)
+    if backend == "memory":
         from .memory import MemoryStore
 
         return MemoryStore()
-    if scheme in ("redis", "rediss", "redis+sentinel", "redis+cluster"):
+    if backend == "redis":
         from .redis import RedisStore
 
         return RedisStore.from_url(url)
-    if scheme in ("postgresql", "postgres", "sqlite"):
+    if backend == "sql":
         from .sql import SqlStore
 
         return SqlStore.from_url(url, channels=channels, record_days=record_days, record_key=record_key.encode())
-    raise ConfigError("OTP_STORE_URL must start with memory://, redis://, rediss://, redis+sentinel://, "
-                      "redis+cluster://, postgresql:// or sqlite://")
+    raise ConfigError(f"OTP_STORE_URL must start with one of {', '.join(f'{s}://' for s in BACKENDS)}")

@@ -39,8 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .. import phone
-from ..config import ConfigError
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from . import Pending
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

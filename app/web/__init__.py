@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_cors import CORS
@@ -13,11 +12,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import metrics
 from ..captcha import Captcha
-from ..config import load_config
 from ..lifecycle import Lifecycle
 from ..limits import Limits
 from ..logs import request_id
 from ..providers.registry import provider_from_settings
+from ..settings import ProviderName, Settings, load_settings
 from ..store import store_from_url
 from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
 from .errors import register_error_handlers
@@ -70,51 +69,51 @@ def _quiet_sdk() -> None:
         sdk.addFilter(_errors_only)
 
 
-def _token_issuer(config: Mapping[str, Any]) -> TokenIssuer:
-    key = config["OTP_TOKEN_PRIVATE_KEY"]
+def _token_issuer(settings: Settings) -> TokenIssuer:
+    key = settings.OTP_TOKEN_PRIVATE_KEY
     if key is None:
         # Only the console provider gets here (the settings require a key with vonage): a key of this
         # process's own, so tokens verify against this process's JWK Set until it stops.
         key = load_private_key(generate_private_key_pem().decode())
         log.warning("no OTP_TOKEN_PRIVATE_KEY: tokens are signed with a key made for this process only")
-    return TokenIssuer(key, issuer=config["OTP_TOKEN_ISSUER"], audience=config["OTP_TOKEN_AUDIENCE"],
-                       ttl=config["OTP_TOKEN_TTL"], previous=config["OTP_TOKEN_PREVIOUS_KEYS"])
+    return TokenIssuer(key, issuer=settings.OTP_TOKEN_ISSUER, audience=settings.OTP_TOKEN_AUDIENCE,
+                       ttl=settings.OTP_TOKEN_TTL, previous=settings.OTP_TOKEN_PREVIOUS_KEYS)
 
 
-def _services(app: Flask, config: Mapping[str, Any]) -> None:
+def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
-    store = store_from_url(config["OTP_STORE_URL"], channels=config["OTP_CHANNELS"],
-                           record_days=config["OTP_RECORD_DAYS"], record_key=config["OTP_RECORD_KEY"])
-    provider = provider_from_settings(config)
-    limits = Limits.from_settings(config)
+    store = store_from_url(settings.OTP_STORE_URL, channels=settings.OTP_CHANNELS,
+                           record_days=settings.OTP_RECORD_DAYS, record_key=settings.OTP_RECORD_KEY)
+    provider = provider_from_settings(settings)
+    limits = Limits.from_settings(settings)
     app.extensions["otp_store"] = store
     app.extensions["otp_limits"] = limits
-    app.extensions["otp_tokens"] = _token_issuer(config)
+    app.extensions["otp_settings"] = settings
+    app.extensions["otp_tokens"] = _token_issuer(settings)
     app.extensions["otp_lifecycle"] = Lifecycle(
         store=store, provider=provider, limits=limits,
-        captcha=Captcha(config["OTP_CAPTCHA"], config["OTP_CAPTCHA_SECRET"]), channels=config["OTP_CHANNELS"],
-        allowed_countries=config["OTP_ALLOWED_COUNTRIES"], allowed_kinds=config["OTP_ALLOWED_NUMBER_TYPES"])
-    if config["OTP_PROVIDER"] == "console":
+        captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), channels=settings.OTP_CHANNELS,
+        allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES)
+    if settings.OTP_PROVIDER is ProviderName.CONSOLE:
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
                     "For development only; never run this in production.")
-    if config["OTP_STORE_URL"].startswith("memory://"):
+    if settings.OTP_STORE_URL.startswith("memory://"):
         log.info("memory store: pending verifications live in this process only and are lost on restart")
 
 
-def create_app(settings: Mapping[str, str] | None = None) -> Flask:
-    """Build the app from ``settings`` (environment-style strings; the process environment by default)."""
-    config = load_config(settings)
+def create_app(environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from ``environ`` (environment-style strings; the process environment by default)."""
+    settings = load_settings(environ)
     app = Flask("app")
-    app.config.update(config)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     _quiet_sdk()
-    _services(app, config)
+    _services(app, settings)
 
-    if config["OTP_TRUSTED_PROXIES"]:
+    if settings.OTP_TRUSTED_PROXIES:
         # Trust exactly that many X-Forwarded-For hops; with none, a client cannot choose its own address.
         # X-Forwarded-Host from the same hops names the host browsers reached (the Origin check); the
         # scheme is gunicorn's business (X-Forwarded-Proto from FORWARDED_ALLOW_IPS).
-        hops = config["OTP_TRUSTED_PROXIES"]
+        hops = settings.OTP_TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_host=hops)  # type: ignore[method-assign]
 
     from . import pages  # noqa: F401 - its routes join the blueprint
@@ -122,7 +121,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
 
     app.register_blueprint(bp)
     register_error_handlers(app)
-    keys, allowed = config["OTP_API_KEYS"], frozenset(config["OTP_ALLOWED_ORIGINS"])
+    keys, allowed = settings.OTP_API_KEYS, frozenset(settings.OTP_ALLOWED_ORIGINS)
     if keys:
         log.info("API keys required: every POST needs Authorization: Bearer <key> (%d keys: %s)", len(keys),
                  ", ".join(sorted(keys.values())))
@@ -137,7 +136,7 @@ def create_app(settings: Mapping[str, str] | None = None) -> Flask:
              methods=["POST"], allow_headers=["Content-Type", "Authorization"],
              expose_headers=["Retry-After", "X-Request-ID"], supports_credentials=False, max_age=600)
 
-    page_csp = html_csp(config["OTP_CAPTCHA"] if config["OTP_CAPTCHA_SITE_KEY"] else "")
+    page_csp = html_csp(settings.OTP_CAPTCHA if settings.OTP_CAPTCHA_SITE_KEY else "")
 
     @app.before_request
     def start_clock() -> None:

@@ -18,7 +18,7 @@ from ..errors import StoreError
 from ..metrics import exposition
 from ..store import Store
 from .errors import error_response
-from .routes import bp, get_tokens
+from .routes import bp, get_settings, get_tokens
 
 
 @bp.get("/.well-known/jwks.json")
@@ -49,7 +49,7 @@ def readyz() -> Any:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus metrics: every worker's, when gunicorn.conf.py set up the multiprocess directory."""
-    return Response(exposition(current_app.config["PROMETHEUS_MULTIPROC_DIR"]), mimetype=CONTENT_TYPE_LATEST)
+    return Response(exposition(get_settings().PROMETHEUS_MULTIPROC_DIR), mimetype=CONTENT_TYPE_LATEST)
 
 
 @functools.cache
@@ -66,10 +66,10 @@ def openapi() -> Response:
 @bp.get("/")
 def demo() -> Response:
     """The demo page: a phone form, then a code form (404, like any unknown path, unless OTP_DEMO_PAGE)."""
-    if not current_app.config["OTP_DEMO_PAGE"]:
+    if not get_settings().OTP_DEMO_PAGE:
         abort(404)
     page = _static_file("index.html")
-    provider, site_key = current_app.config["OTP_CAPTCHA"], current_app.config["OTP_CAPTCHA_SITE_KEY"]
+    provider, site_key = get_settings().OTP_CAPTCHA, get_settings().OTP_CAPTCHA_SITE_KEY
     if provider and site_key:
         # The page's script renders the widget from these; the site key is public by design.
         attributes = f'<main data-captcha="{escape(provider)}" data-captcha-site-key="{escape(site_key)}">'

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, make_response, request
 from ..callers import Caller
 from ..errors import OtpError
 from ..lifecycle import Delivery, Lifecycle
+from ..settings import Settings
 from ..tokens import TokenIssuer, Verified
 from . import parse
 from .guards import current_caller
@@ -28,9 +29,15 @@ def get_tokens() -> TokenIssuer:
     return tokens
 
 
+def get_settings() -> Settings:
+    """Return the app's settings."""
+    settings: Settings = current_app.extensions["otp_settings"]
+    return settings
+
+
 def _caller() -> Caller:
-    config = current_app.config
-    return current_caller(config["OTP_TRUSTED_PROXIES"], config["OTP_IPV6_PREFIX"])
+    settings = get_settings()
+    return current_caller(settings.OTP_TRUSTED_PROXIES, settings.OTP_IPV6_PREFIX)
 
 
 def _delivery(delivery: Delivery) -> dict[str, Any]:
@@ -38,7 +45,7 @@ def _delivery(delivery: Delivery) -> dict[str, Any]:
 
 
 def _cookie_options() -> dict[str, Any]:
-    return {"path": "/", "secure": current_app.config["OTP_COOKIE_SECURE"], "httponly": True, "samesite": "Strict"}
+    return {"path": "/", "secure": get_settings().OTP_COOKIE_SECURE, "httponly": True, "samesite": "Strict"}
 
 
 def forget_cookie(response: Response, verification_id: str | None) -> Response:

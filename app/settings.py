@@ -1,0 +1,367 @@
+"""Settings, declared once with pydantic-settings: the only reader of the process environment.
+
+Each field is named as its environment variable. An empty value means the default. Every problem is
+reported at once, in one ConfigError naming each variable and what it allows, never a secret's value:
+fields that hold secrets (or URLs that may carry a password) are also left out of the repr. Rules that
+depend on another setting (the Verify API's ranges, the secrets a provider needs) are checked by the
+dependent field's validator, against the settings declared above it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from limits import parse_many
+from limits import storage as limits_storage
+from pydantic import Field, ValidationError, ValidationInfo, computed_field, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+from .settings_rules import (
+    API_RULES,
+    CAPTCHAS,
+    CHANNELS,
+    LEGACY_WORKFLOWS,
+    NUMBER_KINDS,
+    api_keys,
+    credential_problems,
+    origins,
+    private_key_pem,
+    public_keys,
+    signing_key,
+)
+from .store import BACKENDS, backend_of
+from .tokens import KEYGEN_COMMAND, PrivateKey, PublicKey
+
+__all__ = ["ConfigError", "ProviderName", "Settings", "load_settings", "log_format", "store_url_from"]
+
+
+class ProviderName(enum.StrEnum):
+    VONAGE = "vonage"
+    CONSOLE = "console"
+
+
+def _split(value: object, case: str = "lower") -> object:
+    """A comma-separated setting as a list of its non-empty items."""
+    if not isinstance(value, str):
+        return value
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return [getattr(item, case)() for item in items] if case else items
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+Csv = Annotated[tuple[str, ...], NoDecode]
+CsvSet = Annotated[frozenset[str], NoDecode]
+RateLimit = Annotated[str, Field(validate_default=True)]
+RATE_LIMIT_NAMES = ("OTP_RATELIMIT_REQUEST_IP", "OTP_RATELIMIT_REQUEST_NUMBER", "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
+                    "OTP_RATELIMIT_CHECK_IP", "OTP_RATELIMIT_CHECK_NUMBER", "OTP_RATELIMIT_KEY",
+                    "OTP_RATELIMIT_COUNTRY", "OTP_RATELIMIT_PREFIX", "OTP_RATELIMIT_GLOBAL")
+# Every storage scheme limits knows (its registry; not in limits.storage's __all__).
+LIMITS_SCHEMES: frozenset[str] = frozenset(limits_storage.SCHEMES)  # type: ignore[attr-defined]
+# The mapping load_settings reads, for the one source of the settings (below).
+_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("environ")
+
+
+class _Environ(EnvSettingsSource):
+    """Environment variables from the mapping load_settings was given (the process environment by default),
+    each stripped, an empty one taken as unset."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name if self.case_sensitive else name.lower(): value.strip()
+                for name, value in _ENVIRON.get(os.environ).items() if value.strip()}
+
+
+def _data(info: ValidationInfo, name: str, default: Any = None) -> Any:
+    """A setting declared above the one being checked; ``default`` when it was itself refused."""
+    return info.data.get(name, default)
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, checked."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True,
+                                      validate_default=False)
+
+    OTP_PROVIDER: ProviderName = ProviderName.VONAGE
+    OTP_STORE_URL: str = Field("memory://", repr=False)
+    OTP_RECORD_DAYS: int = Field(30, ge=0, le=3650)
+    OTP_RECORD_KEY: str = Field("", repr=False, validate_default=True)
+    OTP_RATELIMIT_STORAGE_URL: str = Field("", repr=False, validate_default=True)
+    VONAGE_VERIFY_API: Literal["legacy", "v2"] = "legacy"
+    VONAGE_API_KEY: str = ""
+    VONAGE_API_SECRET: str = Field("", repr=False)
+    VONAGE_APPLICATION_ID: str = ""
+    VONAGE_PRIVATE_KEY: str = Field("", repr=False, validate_default=True)
+    VONAGE_API_HOST: str = "api.nexmo.com"
+    VONAGE_BRAND: str = Field("Verify", validate_default=True)
+    VONAGE_TIMEOUT: int = Field(10, ge=1, le=300)
+    VONAGE_CODE_LENGTH: int = Field(6, ge=0, le=99, validate_default=True)
+    VONAGE_PIN_EXPIRY: int = Field(300, validate_default=True)
+    VONAGE_WORKFLOW_ID: int = Field(1, ge=1, le=7)
+    VONAGE_WORKFLOW: Csv = ("sms",)
+    VONAGE_WHATSAPP_FROM: str = Field("", validate_default=True)
+    VONAGE_LOCALE: str = ""
+    OTP_RATELIMIT_ENABLED: bool = True
+    OTP_RATELIMIT_REQUEST_IP: RateLimit = "10/hour"
+    OTP_RATELIMIT_REQUEST_NUMBER: RateLimit = "3/10 minutes;10/day"
+    OTP_RATELIMIT_REQUEST_NUMBER_TOTAL: RateLimit = "20/day"
+    OTP_RATELIMIT_CHECK_IP: RateLimit = "30/5 minutes"
+    OTP_RATELIMIT_CHECK_NUMBER: RateLimit = "10/10 minutes"
+    OTP_RATELIMIT_KEY: RateLimit = "600/minute"
+    OTP_RATELIMIT_COUNTRY: RateLimit = "200/hour"
+    OTP_RATELIMIT_PREFIX: RateLimit = "10/hour"
+    OTP_RATELIMIT_GLOBAL: RateLimit = "2000/hour"
+    OTP_RESEND_COOLDOWN: int = Field(30, ge=0, le=3600)
+    OTP_TRUSTED_PROXIES: int = Field(0, ge=0, le=10)
+    OTP_ALLOWED_COUNTRIES: CsvSet = frozenset()
+    OTP_ALLOWED_NUMBER_TYPES: CsvSet = frozenset()
+    OTP_IPV6_PREFIX: int = Field(64, ge=32, le=128)
+    OTP_API_KEYS: Annotated[dict[bytes, str], NoDecode] = Field(default_factory=dict)
+    OTP_CAPTCHA: str = ""
+    OTP_CAPTCHA_SECRET: str = Field("", repr=False, validate_default=True)
+    OTP_CAPTCHA_SITE_KEY: str = ""
+    OTP_TOKEN_PRIVATE_KEY: PrivateKey | None = Field(None, repr=False, validate_default=True)
+    OTP_TOKEN_PREVIOUS_KEYS: Annotated[tuple[PublicKey, ...], NoDecode] = ()
+    OTP_TOKEN_ISSUER: str = Field("", validate_default=True)
+    OTP_TOKEN_AUDIENCE: Csv = ()
+    OTP_TOKEN_TTL: int = Field(300, ge=30, le=3600)
+    OTP_COOKIE_SECURE: bool = True
+    # The demo page at /: on for development (console), off in production unless asked for.
+    OTP_DEMO_PAGE: bool = Field(None, validate_default=True)
+    OTP_ALLOWED_ORIGINS: Annotated[tuple[str, ...], NoDecode] = ()
+    OTP_LOG_FORMAT: Literal["json", "text"] = "json"
+    # prometheus_client's own variable: gunicorn.conf.py sets it so that /metrics sums every worker.
+    PROMETHEUS_MULTIPROC_DIR: str = ""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], *args: Any,
+                                   **kwargs: Any) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (_Environ(settings_cls),)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def OTP_CHANNELS(self) -> tuple[str, ...]:  # noqa: N802 - named as the settings are
+        """The channels of the workflow's delivery steps, in order: the token's amr and the next channel."""
+        if self.VONAGE_VERIFY_API == "v2":
+            return self.VONAGE_WORKFLOW
+        return LEGACY_WORKFLOWS.get(self.VONAGE_WORKFLOW_ID, ("sms",))
+
+    # --- one field at a time ------------------------------------------------------------------------
+    @field_validator("OTP_PROVIDER", "VONAGE_VERIFY_API", "OTP_LOG_FORMAT", "OTP_CAPTCHA", "VONAGE_LOCALE",
+                     mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return _lower(value)
+
+    @field_validator("VONAGE_WORKFLOW", "OTP_ALLOWED_NUMBER_TYPES", "OTP_TOKEN_AUDIENCE", mode="before")
+    @classmethod
+    def _csv(cls, value: object, info: ValidationInfo) -> object:
+        items = _split(value, "" if info.field_name == "OTP_TOKEN_AUDIENCE" else "lower")
+        if info.field_name == "VONAGE_WORKFLOW" and not items:
+            return ("sms",)
+        allowed = {"VONAGE_WORKFLOW": CHANNELS, "OTP_ALLOWED_NUMBER_TYPES": NUMBER_KINDS}.get(str(info.field_name))
+        if allowed and isinstance(items, list) and (unknown := sorted(set(items) - set(allowed))):
+            what = "channels " if info.field_name == "VONAGE_WORKFLOW" else ""
+            raise ValueError(f"{info.field_name} {what}must be among {', '.join(allowed)}, got {', '.join(unknown)}")
+        return items
+
+    @field_validator("OTP_STORE_URL")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        if backend_of(value) is None:
+            raise ValueError(f"OTP_STORE_URL must start with one of {', '.join(f'{s}://' for s in BACKENDS)}")
+        return value
+
+    @field_validator(*RATE_LIMIT_NAMES)
+    @classmethod
+    def _rate_limit(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{info.field_name} must be a rate limit such as '10/hour' or '3/10 minutes;10/day', "
+                             f"got {value!r}") from None
+        return value
+
+    @field_validator("OTP_ALLOWED_COUNTRIES", mode="before")
+    @classmethod
+    def _countries(cls, value: object) -> object:
+        codes = _split(value, "upper")
+        if isinstance(codes, list) and (unknown := sorted(set(codes) - phonenumbers.SUPPORTED_REGIONS)):
+            raise ValueError(f"OTP_ALLOWED_COUNTRIES has unknown ISO 3166 alpha-2 codes: {', '.join(unknown)}")
+        return codes
+
+    @field_validator("OTP_API_KEYS", mode="before")
+    @classmethod
+    def _api_keys(cls, value: object) -> object:
+        return api_keys(value) if isinstance(value, str) else value
+
+    @field_validator("OTP_ALLOWED_ORIGINS", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return origins(value) if isinstance(value, str) else value
+
+    @field_validator("OTP_TOKEN_PREVIOUS_KEYS", mode="before")
+    @classmethod
+    def _previous_keys(cls, value: object) -> object:
+        return public_keys(value) if isinstance(value, str) else value
+
+    @field_validator("OTP_CAPTCHA")
+    @classmethod
+    def _captcha(cls, value: str) -> str:
+        if value and value not in CAPTCHAS:
+            raise ValueError(f"OTP_CAPTCHA must be one of {', '.join(CAPTCHAS)} (or empty), got {value!r}")
+        return value
+
+    # --- rules that depend on settings declared above ---------------------------------------------------
+    @field_validator("OTP_RECORD_KEY")
+    @classmethod
+    def _record_key(cls, value: str, info: ValidationInfo) -> str:
+        if backend_of(_data(info, "OTP_STORE_URL", "")) == "sql" and _data(info, "OTP_RECORD_DAYS") and len(value) < 32:
+            raise ValueError("OTP_RECORD_KEY must be at least 32 characters with a SQL store (it keys the hash that "
+                             "records keep instead of numbers; make one with: python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))'), or set OTP_RECORD_DAYS=0 to keep no records")
+        return value
+
+    @field_validator("OTP_RATELIMIT_STORAGE_URL")
+    @classmethod
+    def _limits_url(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            # Rate limits stay on `limits` storage: the store's Redis when it is one, else memory (one process).
+            store = _data(info, "OTP_STORE_URL", "")
+            return str(store) if backend_of(store) == "redis" else "memory://"
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in LIMITS_SCHEMES or scheme.startswith("async+"):
+            schemes = ", ".join(f"{s}://" for s in sorted(LIMITS_SCHEMES) if not s.startswith("async+"))
+            raise ValueError(f"OTP_RATELIMIT_STORAGE_URL must start with one of {schemes}")
+        return value
+
+    @field_validator("VONAGE_PRIVATE_KEY")
+    @classmethod
+    def _vonage_credentials(cls, value: str, info: ValidationInfo) -> str:
+        problems: list[str] = []
+        key = private_key_pem(value, problems)
+        if _data(info, "OTP_PROVIDER") is ProviderName.VONAGE:
+            problems += credential_problems(_data(info, "VONAGE_VERIFY_API", "legacy"), info.data, bool(value))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return key
+
+    @field_validator("VONAGE_BRAND")
+    @classmethod
+    def _brand(cls, value: str, info: ValidationInfo) -> str:
+        api = _data(info, "VONAGE_VERIFY_API", "legacy")
+        if len(value) > API_RULES[api]["brand_max"]:
+            raise ValueError(f"VONAGE_BRAND must be at most {API_RULES[api]['brand_max']} characters with the {api} "
+                             f"API, got {len(value)}")
+        return value
+
+    @field_validator("VONAGE_CODE_LENGTH")
+    @classmethod
+    def _code_length(cls, value: int, info: ValidationInfo) -> int:
+        api = _data(info, "VONAGE_VERIFY_API", "legacy")
+        if value not in API_RULES[api]["code_lengths"]:
+            raise ValueError(f"VONAGE_CODE_LENGTH must be {API_RULES[api]['code_lengths_text']} with the {api} API, "
+                             f"got {value}")
+        return value
+
+    @field_validator("VONAGE_PIN_EXPIRY")
+    @classmethod
+    def _pin_expiry(cls, value: int, info: ValidationInfo) -> int:
+        low, high = API_RULES[_data(info, "VONAGE_VERIFY_API", "legacy")]["pin_expiry"]
+        if not low <= value <= high:
+            raise ValueError(f"VONAGE_PIN_EXPIRY must be between {low} and {high}, got {value}")
+        return value
+
+    @field_validator("VONAGE_WHATSAPP_FROM")
+    @classmethod
+    def _whatsapp_from(cls, value: str, info: ValidationInfo) -> str:
+        if (_data(info, "VONAGE_VERIFY_API") == "v2" and "whatsapp" in _data(info, "VONAGE_WORKFLOW", ())
+                and not re.fullmatch(r"[1-9][0-9]{6,14}|[A-Za-z0-9]{3,11}", value)):
+            raise ValueError("VONAGE_WHATSAPP_FROM must be the WhatsApp Business number (digits, no '+') or a "
+                             "3-11 character sender name when VONAGE_WORKFLOW has whatsapp")
+        return value
+
+    @field_validator("OTP_CAPTCHA_SECRET")
+    @classmethod
+    def _captcha_secret(cls, value: str, info: ValidationInfo) -> str:
+        provider = _data(info, "OTP_CAPTCHA")
+        if provider and not value:
+            raise ValueError(f"missing OTP_CAPTCHA_SECRET (the {provider} secret key, required with OTP_CAPTCHA)")
+        return value
+
+    @field_validator("OTP_TOKEN_PRIVATE_KEY", mode="before")
+    @classmethod
+    def _signing_key(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or value == "":
+            if _data(info, "OTP_PROVIDER") is ProviderName.VONAGE:
+                raise ValueError(f"missing OTP_TOKEN_PRIVATE_KEY (the key that signs verification tokens; make one "
+                                 f"with '{KEYGEN_COMMAND}' and set OTP_TOKEN_PRIVATE_KEY=signing-key.pem)")
+            return None
+        return signing_key(value) if isinstance(value, str) else value
+
+    @field_validator("OTP_TOKEN_ISSUER")
+    @classmethod
+    def _issuer(cls, value: str, info: ValidationInfo) -> str:
+        if not value and _data(info, "OTP_PROVIDER") is ProviderName.VONAGE:
+            raise ValueError("missing OTP_TOKEN_ISSUER (the tokens' iss claim: this service's public URL, "
+                             "e.g. https://otp.example.com)")
+        return value
+
+    @field_validator("OTP_DEMO_PAGE", mode="before")
+    @classmethod
+    def _demo_page(cls, value: object, info: ValidationInfo) -> object:
+        return _data(info, "OTP_PROVIDER") is ProviderName.CONSOLE if value is None else value
+
+
+# pydantic's words for a refused value, in the service's: what the setting allows.
+_KINDS = {"int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
+          "bool_parsing": "must be true or false"}
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    shown = "" if Settings.model_fields.get(name, Field()).repr is False else f", got {given!r}"
+    if kind in _KINDS:
+        return f"{name} {_KINDS[kind]}{shown}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bounds = {type(m).__name__: m for m in Settings.model_fields[name].metadata}
+        return f"{name} must be between {bounds['Ge'].ge} and {bounds['Le'].le}{shown.replace(repr(given), str(given))}"
+    if kind in ("enum", "literal_error"):
+        return f"{name} must be {ctx.get('expected', '')}{shown}"
+    return f"{name}: {error['msg']}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the settings from ``environ`` (the process environment by default)."""
+    token = _ENVIRON.set(os.environ if environ is None else environ)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [_problem(e) for e in exc.errors(include_url=False)]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    finally:
+        _ENVIRON.reset(token)
+
+
+def store_url_from(environ: Mapping[str, str] | None = None) -> str:
+    """OTP_STORE_URL alone, for the migration commands, which need no other setting."""
+    return (os.environ if environ is None else environ).get("OTP_STORE_URL", "").strip() or "memory://"
+
+
+def log_format(environ: Mapping[str, str] | None = None) -> str:
+    """OTP_LOG_FORMAT alone, for gunicorn.conf.py, which sets up logging before the app exists."""
+    value = (os.environ if environ is None else environ).get("OTP_LOG_FORMAT", "").strip().lower()
+    return value or "json"
+
