@@ -48,6 +48,7 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Throughput beside the tutorial app and the simulator itself (needs ../shared, node, wrk and Redis).
 bench: install

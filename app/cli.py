@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .callers import new_api_key
-from .settings_rules import API_KEY_NAME
+from .settings.rules import API_KEY_NAME
 from .tokens import generate_private_key_pem, load_private_key, public_jwk, public_pem
 
 if TYPE_CHECKING:

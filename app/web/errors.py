@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from ..errors import OtpError, RateLimitedError
 from ..metrics import RATE_LIMITED, VERIFICATIONS
 
-_HTTP_CODES = {
+HTTP_CODES = {
     400: ("bad_request", "The request is not valid."),
     404: ("not_found", "There is nothing at this address."),
     405: ("method_not_allowed", "This method is not allowed here."),
@@ -43,7 +43,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        code, message = _HTTP_CODES.get(status, (f"http_{status}", exc.name + "."))
+        code, message = HTTP_CODES.get(status, (f"http_{status}", exc.name + "."))
         response = error_response(status, code, message)
         # Keep werkzeug's headers that matter to the client, e.g. Allow on 405.
         for name, value in exc.get_response().headers.items():

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, make_response, request
 
 from ..callers import Caller
 from ..errors import OtpError
-from ..lifecycle import Delivery, Lifecycle
+from ..lifecycle import Lifecycle
+from ..lifecycle.results import Delivery
 from ..settings import Settings
 from ..tokens import TokenIssuer, Verified
 from . import parse

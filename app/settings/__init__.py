@@ -16,28 +16,25 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
-import phonenumbers
 from limits import parse_many
 from limits import storage as limits_storage
 from pydantic import Field, ValidationError, ValidationInfo, computed_field, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .errors import ConfigError
-from .settings_rules import (
-    API_RULES,
+from ..errors import ConfigError
+from ..store import BACKENDS, backend_of
+from ..tokens import KEYGEN_COMMAND, PrivateKey, PublicKey
+from .rules import (
     CAPTCHAS,
-    CHANNELS,
     LEGACY_WORKFLOWS,
-    NUMBER_KINDS,
-    api_keys,
+    STRUCTURED,
+    api_rule_problem,
     credential_problems,
-    origins,
     private_key_pem,
-    public_keys,
+    problem,
     signing_key,
+    structured,
 )
-from .store import BACKENDS, backend_of
-from .tokens import KEYGEN_COMMAND, PrivateKey, PublicKey
 
 __all__ = ["ConfigError", "ProviderName", "Settings", "load_settings", "log_format", "store_url_from"]
 
@@ -45,18 +42,6 @@ __all__ = ["ConfigError", "ProviderName", "Settings", "load_settings", "log_form
 class ProviderName(enum.StrEnum):
     VONAGE = "vonage"
     CONSOLE = "console"
-
-
-def _split(value: object, case: str = "lower") -> object:
-    """A comma-separated setting as a list of its non-empty items."""
-    if not isinstance(value, str):
-        return value
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    return [getattr(item, case)() for item in items] if case else items
-
-
-def _lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
 
 
 Csv = Annotated[tuple[str, ...], NoDecode]
@@ -160,19 +145,12 @@ class Settings(BaseSettings):
                      mode="before")
     @classmethod
     def _lowercase(cls, value: object) -> object:
-        return _lower(value)
+        return value.lower() if isinstance(value, str) else value
 
-    @field_validator("VONAGE_WORKFLOW", "OTP_ALLOWED_NUMBER_TYPES", "OTP_TOKEN_AUDIENCE", mode="before")
+    @field_validator(*STRUCTURED, mode="before")
     @classmethod
-    def _csv(cls, value: object, info: ValidationInfo) -> object:
-        items = _split(value, "" if info.field_name == "OTP_TOKEN_AUDIENCE" else "lower")
-        if info.field_name == "VONAGE_WORKFLOW" and not items:
-            return ("sms",)
-        allowed = {"VONAGE_WORKFLOW": CHANNELS, "OTP_ALLOWED_NUMBER_TYPES": NUMBER_KINDS}.get(str(info.field_name))
-        if allowed and isinstance(items, list) and (unknown := sorted(set(items) - set(allowed))):
-            what = "channels " if info.field_name == "VONAGE_WORKFLOW" else ""
-            raise ValueError(f"{info.field_name} {what}must be among {', '.join(allowed)}, got {', '.join(unknown)}")
-        return items
+    def _structured(cls, value: object, info: ValidationInfo) -> object:
+        return structured(str(info.field_name), value) if isinstance(value, str) else value
 
     @field_validator("OTP_STORE_URL")
     @classmethod
@@ -190,29 +168,6 @@ class Settings(BaseSettings):
             raise ValueError(f"{info.field_name} must be a rate limit such as '10/hour' or '3/10 minutes;10/day', "
                              f"got {value!r}") from None
         return value
-
-    @field_validator("OTP_ALLOWED_COUNTRIES", mode="before")
-    @classmethod
-    def _countries(cls, value: object) -> object:
-        codes = _split(value, "upper")
-        if isinstance(codes, list) and (unknown := sorted(set(codes) - phonenumbers.SUPPORTED_REGIONS)):
-            raise ValueError(f"OTP_ALLOWED_COUNTRIES has unknown ISO 3166 alpha-2 codes: {', '.join(unknown)}")
-        return codes
-
-    @field_validator("OTP_API_KEYS", mode="before")
-    @classmethod
-    def _api_keys(cls, value: object) -> object:
-        return api_keys(value) if isinstance(value, str) else value
-
-    @field_validator("OTP_ALLOWED_ORIGINS", mode="before")
-    @classmethod
-    def _origins(cls, value: object) -> object:
-        return origins(value) if isinstance(value, str) else value
-
-    @field_validator("OTP_TOKEN_PREVIOUS_KEYS", mode="before")
-    @classmethod
-    def _previous_keys(cls, value: object) -> object:
-        return public_keys(value) if isinstance(value, str) else value
 
     @field_validator("OTP_CAPTCHA")
     @classmethod
@@ -255,30 +210,12 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return key
 
-    @field_validator("VONAGE_BRAND")
+    @field_validator("VONAGE_BRAND", "VONAGE_CODE_LENGTH", "VONAGE_PIN_EXPIRY")
     @classmethod
-    def _brand(cls, value: str, info: ValidationInfo) -> str:
-        api = _data(info, "VONAGE_VERIFY_API", "legacy")
-        if len(value) > API_RULES[api]["brand_max"]:
-            raise ValueError(f"VONAGE_BRAND must be at most {API_RULES[api]['brand_max']} characters with the {api} "
-                             f"API, got {len(value)}")
-        return value
-
-    @field_validator("VONAGE_CODE_LENGTH")
-    @classmethod
-    def _code_length(cls, value: int, info: ValidationInfo) -> int:
-        api = _data(info, "VONAGE_VERIFY_API", "legacy")
-        if value not in API_RULES[api]["code_lengths"]:
-            raise ValueError(f"VONAGE_CODE_LENGTH must be {API_RULES[api]['code_lengths_text']} with the {api} API, "
-                             f"got {value}")
-        return value
-
-    @field_validator("VONAGE_PIN_EXPIRY")
-    @classmethod
-    def _pin_expiry(cls, value: int, info: ValidationInfo) -> int:
-        low, high = API_RULES[_data(info, "VONAGE_VERIFY_API", "legacy")]["pin_expiry"]
-        if not low <= value <= high:
-            raise ValueError(f"VONAGE_PIN_EXPIRY must be between {low} and {high}, got {value}")
+    def _api_rules(cls, value: Any, info: ValidationInfo) -> Any:
+        problem = api_rule_problem(str(info.field_name), value, _data(info, "VONAGE_VERIFY_API", "legacy"))
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("VONAGE_WHATSAPP_FROM")
@@ -322,34 +259,13 @@ class Settings(BaseSettings):
         return _data(info, "OTP_PROVIDER") is ProviderName.CONSOLE if value is None else value
 
 
-# pydantic's words for a refused value, in the service's: what the setting allows.
-_KINDS = {"int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
-          "bool_parsing": "must be true or false"}
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    name = str(error["loc"][0]) if error["loc"] else "settings"
-    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
-    if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
-    shown = "" if Settings.model_fields.get(name, Field()).repr is False else f", got {given!r}"
-    if kind in _KINDS:
-        return f"{name} {_KINDS[kind]}{shown}"
-    if kind in ("greater_than_equal", "less_than_equal"):
-        bounds = {type(m).__name__: m for m in Settings.model_fields[name].metadata}
-        return f"{name} must be between {bounds['Ge'].ge} and {bounds['Le'].le}{shown.replace(repr(given), str(given))}"
-    if kind in ("enum", "literal_error"):
-        return f"{name} must be {ctx.get('expected', '')}{shown}"
-    return f"{name}: {error['msg']}"
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings from ``environ`` (the process environment by default)."""
     token = _ENVIRON.set(os.environ if environ is None else environ)
     try:
         return Settings()
     except ValidationError as exc:
-        problems = [_problem(e) for e in exc.errors(include_url=False)]
+        problems = [problem(e, Settings.model_fields) for e in exc.errors(include_url=False)]
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     finally:
         _ENVIRON.reset(token)

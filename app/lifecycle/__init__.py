@@ -4,7 +4,7 @@ Plain Python with explicit inputs: the caller (app.callers.Caller), the verifica
 fields, already parsed. It holds a verification to its limits (app.limits), keeps it in the store
 (app.store) and asks the provider (app.providers), and answers typed results or the service's errors. It
 knows no Flask, no SDK and no driver, and never a provider's status codes or timing rules: a provider's
-errors say what happened (app.errors, app.providers).
+errors say what happened (app.errors, app.providers). What it answers is in app.lifecycle.results.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import phonenumbers
 
-from . import phone
-from .callers import Caller
-from .errors import (
+from .. import phone
+from ..callers import Caller
+from ..errors import (
     InvalidCodeFormatError,
     NoPendingVerificationError,
     OtpError,
@@ -32,10 +30,11 @@ from .errors import (
     VerificationInProgressError,
     WrongCodeError,
 )
-from .limits import Limits
-from .metrics import VERIFICATIONS, last_vonage_ms
-from .providers import Provider, State
-from .store import Pending, Store
+from ..limits import Limits
+from ..metrics import VERIFICATIONS, last_vonage_ms
+from ..providers import Provider, State
+from ..store import Pending, Store
+from .results import Approved, Delivery, HumanCheck, Resent, Started, ended
 
 log = logging.getLogger(__name__)
 
@@ -55,49 +54,6 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 # the code may have been accepted, and the person is told so.
 LOST_ANSWER = ("This code may already have been accepted: the answer to an earlier check was lost, and the "
                "verification is over now. Please request a new code.")
-
-
-class HumanCheck(Protocol):
-    """The CAPTCHA a send must pass (app.captcha)."""
-
-    def verify(self, token: object, address: str) -> None:
-        """Return when ``token`` proves a human (or no CAPTCHA is configured); raise an OtpError otherwise."""
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """How delivery number ``made`` travelled, what the next one would use (None: no step left) and when
-    one may be asked for, so that a page can say "the next code comes by a voice call"."""
-
-    channel: str
-    next_channel: str | None
-    resend_in: int
-
-
-@dataclass(frozen=True)
-class Started:
-    verification: Pending
-    delivery: Delivery
-    expires_in: int
-
-
-@dataclass(frozen=True)
-class Resent:
-    verification: Pending
-    delivery: Delivery
-
-
-@dataclass(frozen=True)
-class Approved:
-    verification: Pending
-    # The channels the code travelled by, for the token's amr.
-    channels: tuple[str, ...]
-
-
-def ended(error: OtpError, verification: Pending) -> OtpError:
-    """Mark ``error`` as the end of ``verification`` (its cookie is cleared), and return it."""
-    error.ended = verification.id
-    return error
 
 
 class Lifecycle:

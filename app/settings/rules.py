@@ -6,7 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .tokens import PrivateKey, PublicKey, SigningKeyError, load_private_key, load_public_keys
+import phonenumbers
+from pydantic.fields import FieldInfo
+
+from ..tokens import PrivateKey, PublicKey, SigningKeyError, load_private_key, load_public_keys
 
 # What each Verify API accepts: legacy pin_expiry 60-3600 s and codes of 4 or 6 digits; v2 a
 # channel_timeout of 15-900 s, codes of 4-10 digits and a brand of at most 16 characters.
@@ -26,6 +29,48 @@ CAPTCHAS = ("turnstile", "hcaptcha", "recaptcha")
 API_KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 ORIGIN_PATTERN = re.compile(r"https?://[^/?#@\s]+")
+# Settings whose text holds a list or a table: comma-separated values, name:digest pairs, PEM keys.
+STRUCTURED = ("VONAGE_WORKFLOW", "OTP_ALLOWED_COUNTRIES", "OTP_ALLOWED_NUMBER_TYPES", "OTP_API_KEYS",
+              "OTP_TOKEN_PREVIOUS_KEYS", "OTP_TOKEN_AUDIENCE", "OTP_ALLOWED_ORIGINS")
+
+
+def _csv(name: str, value: str) -> list[str]:
+    """A comma-separated setting as the list of its items, each checked against what the setting allows."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if name == "OTP_TOKEN_AUDIENCE":
+        return items
+    if name == "OTP_ALLOWED_COUNTRIES":
+        codes = [item.upper() for item in items]
+        if unknown := sorted(set(codes) - phonenumbers.SUPPORTED_REGIONS):
+            raise ValueError(f"OTP_ALLOWED_COUNTRIES has unknown ISO 3166 alpha-2 codes: {', '.join(unknown)}")
+        return codes
+    items = [item.lower() for item in items]
+    if name == "VONAGE_WORKFLOW" and not items:
+        return ["sms"]
+    allowed = CHANNELS if name == "VONAGE_WORKFLOW" else NUMBER_KINDS
+    if unknown := sorted(set(items) - set(allowed)):
+        what = "channels " if name == "VONAGE_WORKFLOW" else ""
+        raise ValueError(f"{name} {what}must be among {', '.join(allowed)}, got {', '.join(unknown)}")
+    return items
+
+
+def structured(name: str, value: str) -> Any:
+    """A setting whose text holds a list or a table (one of STRUCTURED), parsed and checked."""
+    parse = {"OTP_API_KEYS": api_keys, "OTP_ALLOWED_ORIGINS": origins, "OTP_TOKEN_PREVIOUS_KEYS": public_keys}
+    return parse[name](value) if name in parse else _csv(name, value)
+
+
+def api_rule_problem(name: str, value: Any, api: str) -> str:
+    """What the Verify API ``api`` refuses in VONAGE_BRAND, VONAGE_CODE_LENGTH or VONAGE_PIN_EXPIRY, or ''."""
+    rules = API_RULES[api]
+    if name == "VONAGE_BRAND" and len(value) > rules["brand_max"]:
+        return f"VONAGE_BRAND must be at most {rules['brand_max']} characters with the {api} API, got {len(value)}"
+    if name == "VONAGE_CODE_LENGTH" and value not in rules["code_lengths"]:
+        return f"VONAGE_CODE_LENGTH must be {rules['code_lengths_text']} with the {api} API, got {value}"
+    low, high = rules["pin_expiry"]
+    if name == "VONAGE_PIN_EXPIRY" and not low <= value <= high:
+        return f"VONAGE_PIN_EXPIRY must be between {low} and {high}, got {value}"
+    return ""
 
 
 def pem(name: str, value: str, problems: list[str]) -> str:
@@ -134,3 +179,27 @@ def origins(value: str) -> tuple[str, ...]:
     if problems:
         raise ValueError("; ".join(problems))
     return tuple(found)
+
+
+# pydantic's words for a refused value, in the service's: what the setting allows.
+_KINDS = {"int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
+          "bool_parsing": "must be true or false"}
+
+
+def problem(error: Mapping[str, Any], fields: Mapping[str, FieldInfo]) -> str:
+    """One sentence for one of pydantic's errors: the variable, what it allows and (unless it is kept out of
+    the repr, as secrets are) the value given."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    secret = name in fields and fields[name].repr is False
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bounds = {type(m).__name__: m for m in fields[name].metadata}
+        return f"{name} must be between {bounds['Ge'].ge} and {bounds['Le'].le}" + ("" if secret else f", got {given}")
+    shown = "" if secret else f", got {given!r}"
+    if kind in _KINDS:
+        return f"{name} {_KINDS[kind]}{shown}"
+    if kind in ("enum", "literal_error"):
+        return f"{name} must be {ctx.get('expected', '')}{shown}"
+    return f"{name}: {error['msg']}"

@@ -1,0 +1,52 @@
+"""What the lifecycle answers: typed results, and the CAPTCHA it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import OtpError
+from ..store import Pending
+
+
+class HumanCheck(Protocol):
+    """The CAPTCHA a send must pass (app.captcha)."""
+
+    def verify(self, token: object, address: str) -> None:
+        """Return when ``token`` proves a human (or no CAPTCHA is configured); raise an OtpError otherwise."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How delivery number ``made`` travelled, what the next one would use (None: no step left) and when
+    one may be asked for, so that a page can say "the next code comes by a voice call"."""
+
+    channel: str
+    next_channel: str | None
+    resend_in: int
+
+
+@dataclass(frozen=True)
+class Started:
+    verification: Pending
+    delivery: Delivery
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Resent:
+    verification: Pending
+    delivery: Delivery
+
+
+@dataclass(frozen=True)
+class Approved:
+    verification: Pending
+    # The channels the code travelled by, for the token's amr.
+    channels: tuple[str, ...]
+
+
+def ended(error: OtpError, verification: Pending) -> OtpError:
+    """Mark ``error`` as the end of ``verification`` (its cookie is cleared), and return it."""
+    error.ended = verification.id
+    return error
