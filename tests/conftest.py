@@ -13,9 +13,9 @@ import subprocess
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import redis
@@ -59,6 +59,11 @@ class FakeVonage:
 
     def __init__(self, api: str, mock: responses.RequestsMock) -> None:
         self.api, self.mock = api, mock
+
+    def may_go_unused(self, why: str) -> None:
+        """Let answers this test registered go unasked (every one must be asked otherwise); ``why`` says why."""
+        assert why
+        self.mock.assert_all_requests_are_fired = False
 
     # URLs
     def start_url(self) -> str:
@@ -179,13 +184,29 @@ def settings(api: str) -> dict[str, str]:
     return {**SETTINGS, "VONAGE_VERIFY_API": api}
 
 
+class MakeApp(Protocol):
+    def __call__(self, base: Mapping[str, str] | None = None, /, **overrides: str) -> Flask: ...
+
+
 @pytest.fixture
-def app(settings: dict[str, str]) -> Flask:
-    return create_app(settings)
+def make_app() -> Iterator[MakeApp]:
+    """Build apps on ``base`` (SETTINGS by default) with ``overrides``; their stores' connections are closed
+    when the test ends. The one way a test builds an app."""
+    made: list[Flask] = []
+
+    def make(base: Mapping[str, str] | None = None, /, **overrides: str) -> Flask:
+        app = create_app({**(SETTINGS if base is None else base), **overrides})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["otp_store"].close()
 
 
-def make_client(settings: dict[str, str]) -> FlaskClient:
-    return create_app(settings).test_client()
+@pytest.fixture
+def app(make_app: MakeApp, settings: dict[str, str]) -> Flask:
+    return make_app(settings)
 
 
 @pytest.fixture
@@ -195,7 +216,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def vonage(api: str) -> Iterator[FakeVonage]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield FakeVonage(api, mock)
 
 

@@ -10,9 +10,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from app import create_app
-
-from .conftest import API_KEY, API_SECRET, NUMBER, REDIS_URL, FakeVonage
+from .conftest import API_KEY, API_SECRET, NUMBER, REDIS_URL, FakeVonage, MakeApp
 
 # Numbers of distinct 10,000-blocks, so that only the per-prefix test meets the per-prefix limit.
 NUMBERS = [f"+1415{200 + i:03d}2671" for i in range(40)]
@@ -27,8 +25,8 @@ def redis_settings(settings: dict[str, str], clean_redis_pending: redis.Redis) -
 
 
 @pytest.fixture
-def client(redis_settings: dict[str, str]) -> FlaskClient:
-    return create_app(redis_settings).test_client()
+def client(redis_settings: dict[str, str], make_app: MakeApp) -> FlaskClient:
+    return make_app(redis_settings).test_client()
 
 
 @pytest.fixture
@@ -37,6 +35,7 @@ def vonage_ok(vonage: FakeVonage) -> FakeVonage:
     vonage.start("ok", rid="req-abuse")
     vonage.check("wrong", rid="req-abuse")
     vonage.control("cancel", "ok", rid="req-abuse")
+    vonage.may_go_unused("one Vonage for every flood and refusal: each test counts the calls it expects")
     return vonage
 
 
@@ -108,9 +107,9 @@ def test_guessing_across_numbers_is_bounded_per_client(client: FlaskClient,
 
 
 def test_other_spellings_of_a_number_share_its_limit(redis_settings: dict[str, str],
-                                                     vonage_ok: FakeVonage) -> None:
+                                                     vonage_ok: FakeVonage, make_app: MakeApp) -> None:
     redis_settings["OTP_RESEND_COOLDOWN"] = "0"
-    client = create_app(redis_settings).test_client()
+    client = make_app(redis_settings).test_client()
     spellings = ["+14155552671", "+1 415 555 2671", "+1 (415) 555-2671", "+1.415.555.2671"]
 
     answers = [client.post("/request-otp", json={"phoneNumber": s}) for s in spellings]
@@ -155,8 +154,8 @@ def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(client: FlaskC
 
 
 def test_forwarded_for_names_the_client_behind_one_trusted_proxy(redis_settings: dict[str, str],
-                                                                 vonage_ok: FakeVonage) -> None:
-    client = create_app({**redis_settings, "OTP_TRUSTED_PROXIES": "1"}).test_client()
+                                                                 vonage_ok: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app({**redis_settings, "OTP_TRUSTED_PROXIES": "1"}).test_client()
 
     distinct = [_post_from(client, NUMBERS[i], f"203.0.113.{i}") for i in range(12)]
     # The proxy appends the address it saw; anything the client put before it is not trusted.
@@ -177,8 +176,8 @@ def test_premium_and_toll_free_numbers_never_cost_an_sms(client: FlaskClient, vo
 
 
 def test_numbers_outside_the_allowed_countries_are_refused(redis_settings: dict[str, str],
-                                                           vonage_ok: FakeVonage) -> None:
-    client = create_app({**redis_settings, "OTP_ALLOWED_COUNTRIES": "GB,fr"}).test_client()
+                                                           vonage_ok: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app({**redis_settings, "OTP_ALLOWED_COUNTRIES": "GB,fr"}).test_client()
 
     refused = client.post("/request-otp", json={"phoneNumber": NUMBER})
     allowed = client.post("/request-otp", json={"phoneNumber": "+33612345678"})
@@ -190,8 +189,9 @@ def test_numbers_outside_the_allowed_countries_are_refused(redis_settings: dict[
 
 
 @pytest.mark.parametrize("path", ["/request-otp", "/check-otp"])
-def test_limiter_storage_down_fails_closed(settings: dict[str, str], path: str, vonage_ok: FakeVonage) -> None:
-    client = create_app({**settings, "OTP_STORE_URL": "redis://127.0.0.1:1/0"}).test_client()
+def test_limiter_storage_down_fails_closed(settings: dict[str, str], path: str, vonage_ok: FakeVonage,
+                                           make_app: MakeApp) -> None:
+    client = make_app({**settings, "OTP_STORE_URL": "redis://127.0.0.1:1/0"}).test_client()
 
     resp = client.post(path, json={"phoneNumber": NUMBER, "code": "123456"})
 
@@ -200,8 +200,8 @@ def test_limiter_storage_down_fails_closed(settings: dict[str, str], path: str, 
     assert len(vonage_ok.mock.calls) == 0
 
 
-def test_limits_can_be_switched_off(redis_settings: dict[str, str], vonage_ok: FakeVonage) -> None:
-    client = create_app({**redis_settings, "OTP_RATELIMIT_ENABLED": "false"}).test_client()
+def test_limits_can_be_switched_off(redis_settings: dict[str, str], vonage_ok: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app({**redis_settings, "OTP_RATELIMIT_ENABLED": "false"}).test_client()
 
     statuses = [client.post("/request-otp", json={"phoneNumber": n}).status_code for n in NUMBERS[:12]]
 
@@ -209,8 +209,8 @@ def test_limits_can_be_switched_off(redis_settings: dict[str, str], vonage_ok: F
 
 
 def test_limits_are_shared_by_every_app_on_the_same_redis(redis_settings: dict[str, str],
-                                                          vonage_ok: FakeVonage) -> None:
-    first, second = create_app(redis_settings).test_client(), create_app(redis_settings).test_client()
+                                                          vonage_ok: FakeVonage, make_app: MakeApp) -> None:
+    first, second = make_app(redis_settings).test_client(), make_app(redis_settings).test_client()
 
     statuses = [(first if i % 2 else second).post("/request-otp", json={"phoneNumber": NUMBERS[i]}).status_code
                 for i in range(11)]

@@ -10,9 +10,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
-
-from .conftest import NUMBER, REDIS_URL, FakeVonage, cookie_vid, pending_rid
+from .conftest import NUMBER, REDIS_URL, FakeVonage, MakeApp, cookie_vid, pending_rid
 
 STRANGER = {"REMOTE_ADDR": "203.0.113.9"}
 
@@ -41,10 +39,10 @@ def test_request_answers_a_fresh_opaque_id_and_the_e164_number(client: FlaskClie
 
 @pytest.mark.parametrize(("secure", "expected"), [(None, True), ("true", True), ("false", False)])
 def test_the_cookie_holds_the_id_for_the_codes_lifetime(settings: dict[str, str], vonage: FakeVonage,
-                                                        secure: str | None, expected: bool) -> None:
+                                                        secure: str | None, expected: bool, make_app: MakeApp) -> None:
     if secure is not None:
         settings = {**settings, "OTP_COOKIE_SECURE": secure}
-    client = create_app(settings).test_client()
+    client = make_app(settings).test_client()
     vonage.start("ok")
 
     resp = started(client)
@@ -99,11 +97,11 @@ def test_a_posted_number_must_be_the_verifications(client: FlaskClient, vonage: 
 
 
 def test_a_stranger_who_knows_the_number_can_do_nothing_and_the_owner_then_verifies(
-        settings: dict[str, str], vonage: FakeVonage, clean_redis_pending: redis.Redis) -> None:
+        settings: dict[str, str], vonage: FakeVonage, clean_redis_pending: redis.Redis, make_app: MakeApp) -> None:
     # Default limits on Redis, as in production; the stranger comes from another address.
     settings = {**settings, "OTP_STORE_URL": REDIS_URL}
     del settings["OTP_RESEND_COOLDOWN"]
-    app = create_app(settings)
+    app = make_app(settings)
     owner, stranger = app.test_client(), app.test_client()
     vonage.start("ok", rid="req-0001")
     vonage.start("ok", rid="req-0002")

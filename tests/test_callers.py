@@ -11,11 +11,10 @@ import redis
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.cli import otp
 from app.settings import ConfigError, load_settings
 
-from .conftest import NUMBER, REDIS_URL, FakeVonage
+from .conftest import NUMBER, REDIS_URL, FakeVonage, MakeApp
 
 KEY = "otp_live_" + "k" * 43
 OTHER_KEY = "otp_live_" + "o" * 43
@@ -36,8 +35,8 @@ def keyed_settings(settings: dict[str, str], clean_redis_pending: redis.Redis) -
 
 
 @pytest.fixture
-def keyed(keyed_settings: dict[str, str]) -> FlaskClient:
-    return create_app(keyed_settings).test_client()
+def keyed(keyed_settings: dict[str, str], make_app: MakeApp) -> FlaskClient:
+    return make_app(keyed_settings).test_client()
 
 
 def bearer(key: str = KEY, **headers: str) -> dict[str, str]:
@@ -96,8 +95,9 @@ def test_a_backend_names_its_end_users_and_each_is_counted_within_its_key(keyed:
     assert other.status_code == 200
 
 
-def test_without_a_key_x_forwarded_for_names_nobody(settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app(settings | {"OTP_RATELIMIT_CHECK_IP": "3/minute"}).test_client()
+def test_without_a_key_x_forwarded_for_names_nobody(settings: dict[str, str], vonage: FakeVonage,
+                                                    make_app: MakeApp) -> None:
+    client = make_app(settings | {"OTP_RATELIMIT_CHECK_IP": "3/minute"}).test_client()
 
     statuses = [client.post("/check-otp", json={"verificationId": "x" * 43, "code": "123456"},
                             headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(4)]
@@ -106,8 +106,8 @@ def test_without_a_key_x_forwarded_for_names_nobody(settings: dict[str, str], vo
 
 
 def test_behind_a_trusted_proxy_the_backends_entry_is_the_one_before_the_proxys(
-        keyed_settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app({**keyed_settings, "OTP_RATELIMIT_CHECK_IP": "2/minute",
+        keyed_settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app({**keyed_settings, "OTP_RATELIMIT_CHECK_IP": "2/minute",
                          "OTP_TRUSTED_PROXIES": "1"}).test_client()
 
     def check(forwarded: str) -> int:
@@ -120,8 +120,9 @@ def test_behind_a_trusted_proxy_the_backends_entry_is_the_one_before_the_proxys(
     assert [check("198.51.100.77, 10.0.0.9") for _ in range(3)] == [404, 404, 429]
 
 
-def test_a_leaked_key_is_bounded_by_its_own_limit(keyed_settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app({**keyed_settings, "OTP_RATELIMIT_KEY": "5/minute"}).test_client()
+def test_a_leaked_key_is_bounded_by_its_own_limit(keyed_settings: dict[str, str], vonage: FakeVonage,
+                                                  make_app: MakeApp) -> None:
+    client = make_app({**keyed_settings, "OTP_RATELIMIT_KEY": "5/minute"}).test_client()
 
     statuses = [client.post("/check-otp", json={"verificationId": "x" * 43, "code": "123456"},
                             headers=bearer(**{"X-Forwarded-For": f"198.51.100.{i}"})).status_code for i in range(6)]
@@ -136,8 +137,8 @@ def test_a_leaked_key_is_bounded_by_its_own_limit(keyed_settings: dict[str, str]
     (["192.0.2.7"] * 4, True),
 ])
 def test_ipv6_clients_are_counted_per_64(settings: dict[str, str], vonage: FakeVonage, addresses: list[str],
-                                         limited: bool) -> None:
-    client = create_app(settings | {"OTP_RATELIMIT_CHECK_IP": "3/minute"}).test_client()
+                                         limited: bool, make_app: MakeApp) -> None:
+    client = make_app(settings | {"OTP_RATELIMIT_CHECK_IP": "3/minute"}).test_client()
 
     statuses = [client.post("/check-otp", json={"verificationId": "x" * 43, "code": "123456"},
                             environ_base={"REMOTE_ADDR": a}).status_code for a in addresses]
@@ -145,8 +146,8 @@ def test_ipv6_clients_are_counted_per_64(settings: dict[str, str], vonage: FakeV
     assert statuses == ([404] * 3 + [429] if limited else [404] * 4)
 
 
-def test_the_ipv6_prefix_is_a_setting(settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app(settings | {"OTP_RATELIMIT_CHECK_IP": "3/minute", "OTP_IPV6_PREFIX": "48"}).test_client()
+def test_the_ipv6_prefix_is_a_setting(settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(settings | {"OTP_RATELIMIT_CHECK_IP": "3/minute", "OTP_IPV6_PREFIX": "48"}).test_client()
 
     statuses = [client.post("/check-otp", json={"verificationId": "x" * 43, "code": "123456"},
                             environ_base={"REMOTE_ADDR": f"2001:db8:1:{i:x}::1"}).status_code for i in range(4)]
@@ -154,10 +155,11 @@ def test_the_ipv6_prefix_is_a_setting(settings: dict[str, str], vonage: FakeVona
     assert statuses == [404] * 3 + [429]
 
 
-def test_the_startup_log_says_which_mode_runs(settings: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+def test_the_startup_log_says_which_mode_runs(settings: dict[str, str], caplog: pytest.LogCaptureFixture,
+                                              make_app: MakeApp) -> None:
     with caplog.at_level(logging.INFO):
-        create_app(settings)
-        create_app(settings | {"OTP_API_KEYS": f"web:{digest(KEY)}"})
+        make_app(settings)
+        make_app(settings | {"OTP_API_KEYS": f"web:{digest(KEY)}"})
 
     assert "no OTP_API_KEYS: open to any caller" in caplog.text
     assert "API keys required" in caplog.text and "web" in caplog.text
@@ -172,7 +174,7 @@ def test_malformed_key_settings_stop_startup(value: str) -> None:
 
 
 def test_the_apikey_command_prints_the_key_once_and_the_line_to_add(settings: dict[str, str],
-                                                                    vonage: FakeVonage) -> None:
+                                                                    vonage: FakeVonage, make_app: MakeApp) -> None:
     result = CliRunner().invoke(otp, ["apikey", "billing"])
 
     assert result.exit_code == 0, result.output
@@ -181,7 +183,7 @@ def test_the_apikey_command_prints_the_key_once_and_the_line_to_add(settings: di
     assert setting == f"OTP_API_KEYS=billing:{digest(key)}"
     assert len(key) >= len("otp_live_") + 43
     # The printed line is what the service takes.
-    client = create_app(settings | {"OTP_API_KEYS": setting.split("=", 1)[1]}).test_client()
+    client = make_app(settings | {"OTP_API_KEYS": setting.split("=", 1)[1]}).test_client()
     vonage.start("ok")
     assert client.post("/request-otp", json={"phoneNumber": NUMBER}, headers=bearer(key)).status_code == 200
     assert CliRunner().invoke(otp, ["apikey", "bad name"]).exit_code != 0

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
 from app.settings import ConfigError, load_settings
+
+from .conftest import MakeApp
 
 
 def test_defaults_for_the_console_provider() -> None:
@@ -79,23 +80,23 @@ def test_secret_values_never_appear_in_config_errors() -> None:
     assert "pw@" not in str(exc.value)
 
 
-def test_create_app_fails_with_the_config_message() -> None:
+def test_create_app_fails_with_the_config_message(make_app: MakeApp) -> None:
     with pytest.raises(ConfigError, match="VONAGE_API_KEY, VONAGE_API_SECRET"):
-        create_app({"OTP_PROVIDER": "vonage"})
+        make_app({"OTP_PROVIDER": "vonage"})
 
 
-def test_the_vonage_logger_is_kept_to_errors(settings: dict[str, str]) -> None:
+def test_the_vonage_logger_is_kept_to_errors(settings: dict[str, str], make_app: MakeApp) -> None:
     logging.getLogger("vonage").setLevel(logging.DEBUG)
     try:
-        create_app(settings)
+        make_app(settings)
         assert logging.getLogger("vonage").getEffectiveLevel() >= logging.ERROR
     finally:
         logging.getLogger("vonage").setLevel(logging.NOTSET)
 
 
 def test_sdk_lines_below_error_are_dropped_even_when_its_level_is_lowered_later(
-        settings: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
-    create_app(settings)
+        settings: dict[str, str], caplog: pytest.LogCaptureFixture, make_app: MakeApp) -> None:
+    make_app(settings)
     caplog.set_level(logging.DEBUG, logger="vonage")
 
     logging.getLogger("vonage").debug("headers: Authorization: Basic c2VjcmV0")

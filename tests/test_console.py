@@ -8,12 +8,11 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.errors import TooManyAttemptsError, VerificationExpiredError, VerificationInProgressError, WrongCodeError
 from app.providers.console import ConsoleProvider
 from app.store import Pending
 
-from .conftest import NUMBER
+from .conftest import NUMBER, MakeApp
 
 
 class FakeClock:
@@ -25,8 +24,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def console_client() -> FlaskClient:
-    return create_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0"}).test_client()
+def console_client(make_app: MakeApp) -> FlaskClient:
+    return make_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0"}).test_client()
 
 
 def printed_code(caplog: pytest.LogCaptureFixture, number: str = NUMBER) -> str:
@@ -37,9 +36,9 @@ def printed_code(caplog: pytest.LogCaptureFixture, number: str = NUMBER) -> str:
     return match.group(1)
 
 
-def test_startup_says_loudly_that_codes_are_printed(caplog: pytest.LogCaptureFixture) -> None:
+def test_startup_says_loudly_that_codes_are_printed(caplog: pytest.LogCaptureFixture, make_app: MakeApp) -> None:
     with caplog.at_level(logging.INFO):
-        create_app({"OTP_PROVIDER": "console"})
+        make_app({"OTP_PROVIDER": "console"})
 
     assert any(r.levelno >= logging.WARNING and "console" in r.getMessage().lower() for r in caplog.records)
 
@@ -74,8 +73,8 @@ def test_second_request_while_pending_is_409(console_client: FlaskClient) -> Non
     assert console_client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 409
 
 
-def test_code_length_setting(caplog: pytest.LogCaptureFixture) -> None:
-    client = create_app({"OTP_PROVIDER": "console", "VONAGE_CODE_LENGTH": "4"}).test_client()
+def test_code_length_setting(caplog: pytest.LogCaptureFixture, make_app: MakeApp) -> None:
+    client = make_app({"OTP_PROVIDER": "console", "VONAGE_CODE_LENGTH": "4"}).test_client()
 
     with caplog.at_level(logging.INFO):
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
@@ -117,8 +116,9 @@ def test_wrong_then_unknown_request() -> None:
         verifier.check(held(request_id), code)
 
 
-def test_resend_prints_the_same_code_again_until_no_step_is_left(caplog: pytest.LogCaptureFixture) -> None:
-    console_client = create_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0",
+def test_resend_prints_the_same_code_again_until_no_step_is_left(caplog: pytest.LogCaptureFixture,
+                                                                 make_app: MakeApp) -> None:
+    console_client = make_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0",
                                  "OTP_RATELIMIT_REQUEST_NUMBER": "10/minute"}).test_client()
     with caplog.at_level(logging.INFO):
         console_client.post("/request-otp", json={"phoneNumber": NUMBER})

@@ -16,7 +16,7 @@ import pytest
 import responses
 from werkzeug.serving import make_server
 
-from app import create_app
+from .conftest import MakeApp
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out, which this machine refuses.
@@ -43,13 +43,13 @@ class CodeCatcher(logging.Handler):
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., tuple[str, CodeCatcher]]]:
+def serve(make_app: MakeApp) -> Iterator[Callable[..., tuple[str, CodeCatcher]]]:
     """Serve the app as `make run` does (console provider, memory store), with settings of the test's."""
     servers, catchers = [], []
     console_log = logging.getLogger("app.console")
 
     def start(**settings: str) -> tuple[str, CodeCatcher]:
-        app = create_app({"OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "OTP_COOKIE_SECURE": "false",
+        app = make_app({"OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "OTP_COOKIE_SECURE": "false",
                           **settings})
         catcher = CodeCatcher()
         console_log.addHandler(catcher)

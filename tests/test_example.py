@@ -15,9 +15,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app import create_app
-
-from .conftest import ISSUER, NUMBER, FakeVonage
+from .conftest import ISSUER, NUMBER, FakeVonage, MakeApp
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "verify_token.py"
 
@@ -32,8 +30,8 @@ def example() -> ModuleType:
 
 
 @pytest.fixture
-def served(settings: dict[str, str]) -> Iterator[tuple[Flask, str]]:
-    app = create_app({**settings, "OTP_TOKEN_AUDIENCE": "https://app.example.com"})
+def served(settings: dict[str, str], make_app: MakeApp) -> Iterator[tuple[Flask, str]]:
+    app = make_app({**settings, "OTP_TOKEN_AUDIENCE": "https://app.example.com"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield app, f"http://127.0.0.1:{server.server_port}"

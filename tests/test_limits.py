@@ -14,10 +14,9 @@ import requests
 import responses
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.settings import ConfigError
 
-from .conftest import NUMBER, REDIS_URL, FakeVonage, cluster_port, start_redis_server
+from .conftest import NUMBER, REDIS_URL, FakeVonage, MakeApp, cluster_port, start_redis_server
 
 STRANGER = {"REMOTE_ADDR": "203.0.113.9"}
 OWNER = {"REMOTE_ADDR": "198.51.100.20"}
@@ -36,8 +35,8 @@ def send(client: FlaskClient, number: str = NUMBER, who: dict[str, str] = OWNER,
 
 
 def test_requests_that_send_nothing_cost_the_number_nothing(redis_settings: dict[str, str],
-                                                            vonage: FakeVonage) -> None:
-    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0"}).test_client()
+                                                            vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0"}).test_client()
     vonage.start("ok", rid="req-1")
     vonage.start("in_progress", rid="req-1")
     assert send(client, who=STRANGER) == 200
@@ -54,8 +53,8 @@ def test_requests_that_send_nothing_cost_the_number_nothing(redis_settings: dict
 
 @pytest.mark.parametrize("status", ["bad_number", "upstream", "throttled"])
 def test_refused_and_failed_sends_do_not_count(redis_settings: dict[str, str], vonage: FakeVonage,
-                                               status: str) -> None:
-    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0"}).test_client()
+                                               status: str, make_app: MakeApp) -> None:
+    client = make_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0"}).test_client()
     for _ in range(5):
         vonage.start(status)
     vonage.start("ok")
@@ -67,8 +66,8 @@ def test_refused_and_failed_sends_do_not_count(redis_settings: dict[str, str], v
 
 
 def test_all_clients_together_send_at_most_the_total_to_one_number(redis_settings: dict[str, str],
-                                                                   vonage: FakeVonage) -> None:
-    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0",
+                                                                   vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(redis_settings | {"OTP_RESEND_COOLDOWN": "0",
                                           "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL": "4/day"}).test_client()
     vonage.start("ok")
 
@@ -78,8 +77,8 @@ def test_all_clients_together_send_at_most_the_total_to_one_number(redis_setting
 
 
 def test_two_racing_resends_inside_the_cooldown_send_one_delivery(redis_settings: dict[str, str],
-                                                                  vonage: FakeVonage) -> None:
-    app = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "30"})
+                                                                  vonage: FakeVonage, make_app: MakeApp) -> None:
+    app = make_app(redis_settings | {"OTP_RESEND_COOLDOWN": "30"})
     vonage.start("ok")
     vonage.control("next", "ok")
     owner = app.test_client()
@@ -104,8 +103,9 @@ def test_two_racing_resends_inside_the_cooldown_send_one_delivery(redis_settings
     assert len(vonage.calls("next")) == 1
 
 
-def test_a_failed_resend_gives_the_cooldown_back(redis_settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app(redis_settings | {"OTP_RESEND_COOLDOWN": "30"}).test_client()
+def test_a_failed_resend_gives_the_cooldown_back(redis_settings: dict[str, str], vonage: FakeVonage,
+                                                 make_app: MakeApp) -> None:
+    client = make_app(redis_settings | {"OTP_RESEND_COOLDOWN": "30"}).test_client()
     vonage.start("upstream")
     vonage.start("ok")
 
@@ -127,8 +127,8 @@ def test_pumping_prone_numbers_are_refused_and_named(client: FlaskClient, vonage
     assert vonage.calls("start") == []
 
 
-def test_allowed_number_types_widen_the_screen(settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "personal_number, non_geographic"}).test_client()
+def test_allowed_number_types_widen_the_screen(settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "personal_number, non_geographic"}).test_client()
     vonage.start("ok")
 
     assert send(client, "+447000123456") == 200
@@ -136,9 +136,9 @@ def test_allowed_number_types_widen_the_screen(settings: dict[str, str], vonage:
     assert send(client, "+19005550123") == 422
 
 
-def test_a_bad_allowed_number_type_stops_startup(settings: dict[str, str]) -> None:
+def test_a_bad_allowed_number_type_stops_startup(settings: dict[str, str], make_app: MakeApp) -> None:
     with pytest.raises(ConfigError, match="OTP_ALLOWED_NUMBER_TYPES"):
-        create_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "mobile"})
+        make_app(settings | {"OTP_ALLOWED_NUMBER_TYPES": "mobile"})
 
 
 @pytest.mark.parametrize(("setting", "numbers", "scope"), [
@@ -149,8 +149,8 @@ def test_a_bad_allowed_number_type_stops_startup(settings: dict[str, str]) -> No
 ])
 def test_velocity_limits_on_destinations(redis_settings: dict[str, str], vonage: FakeVonage,
                                          caplog: pytest.LogCaptureFixture, setting: str, numbers: list[str],
-                                         scope: str) -> None:
-    app = create_app(redis_settings | {setting: "3/hour"})
+                                         scope: str, make_app: MakeApp) -> None:
+    app = make_app(redis_settings | {setting: "3/hour"})
     vonage.start("ok")
     before = _hits(app, scope)
 
@@ -173,8 +173,9 @@ def _hits(app: object, scope: str) -> float:
                if s.name == "otp_rate_limit_hits_total" and s.labels.get("scope") == scope)
 
 
-def test_velocity_limits_count_only_delivered_codes(redis_settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app(redis_settings | {"OTP_RATELIMIT_GLOBAL": "2/hour", "OTP_RESEND_COOLDOWN": "0"}).test_client()
+def test_velocity_limits_count_only_delivered_codes(redis_settings: dict[str, str], vonage: FakeVonage,
+                                                    make_app: MakeApp) -> None:
+    client = make_app(redis_settings | {"OTP_RATELIMIT_GLOBAL": "2/hour", "OTP_RESEND_COOLDOWN": "0"}).test_client()
     for _ in range(3):
         vonage.start("upstream")
     vonage.start("ok")
@@ -183,10 +184,10 @@ def test_velocity_limits_count_only_delivered_codes(redis_settings: dict[str, st
 
 
 def test_limits_hold_when_redis_has_forgotten_their_scripts(redis_settings: dict[str, str],
-                                                             vonage: FakeVonage) -> None:
+                                                             vonage: FakeVonage, make_app: MakeApp) -> None:
     """A restart or a failover empties Redis's script cache: each send is still tested, takes its number's
     cooldown once, and is counted."""
-    client = create_app(redis_settings | {"OTP_RATELIMIT_PREFIX": "3/hour"}).test_client()
+    client = make_app(redis_settings | {"OTP_RATELIMIT_PREFIX": "3/hour"}).test_client()
     vonage.start("ok")
     statuses = []
     for i in range(4):
@@ -198,10 +199,10 @@ def test_limits_hold_when_redis_has_forgotten_their_scripts(redis_settings: dict
 
 def test_a_code_sent_is_answered_200_even_when_its_count_cannot_be_kept(
         redis_settings: dict[str, str], vonage: FakeVonage, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, make_app: MakeApp) -> None:
     port = cluster_port()
     server = start_redis_server(port, tmp_path)
-    client = create_app(redis_settings | {"OTP_RATELIMIT_STORAGE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
+    client = make_app(redis_settings | {"OTP_RATELIMIT_STORAGE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
 
     def limits_storage_dies_during_the_send(_: object) -> tuple[int, dict[str, str], str]:
         server.kill()
@@ -232,8 +233,8 @@ SITEVERIFY = {"turnstile": "https://challenges.cloudflare.com/turnstile/v0/sitev
 
 @pytest.mark.parametrize("provider", list(SITEVERIFY))
 def test_the_captcha_is_verified_server_side_before_any_send(settings: dict[str, str], vonage: FakeVonage,
-                                                             provider: str) -> None:
-    client = create_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "captcha-s3cret"}).test_client()
+                                                             provider: str, make_app: MakeApp) -> None:
+    client = make_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "captcha-s3cret"}).test_client()
     vonage.start("ok")
     vonage.mock.add(responses.POST, SITEVERIFY[provider], json={"success": False, "error-codes": ["invalid"]})
     vonage.mock.add(responses.POST, SITEVERIFY[provider], json={"success": True})
@@ -254,8 +255,8 @@ def test_the_captcha_is_verified_server_side_before_any_send(settings: dict[str,
 @pytest.mark.parametrize("answer", [{"body": requests.ConnectTimeout("slow")}, {"status": 500, "body": "down"},
                                     {"status": 200, "body": "not json"}])
 def test_a_captcha_provider_fault_is_503_and_sends_nothing(settings: dict[str, str], vonage: FakeVonage,
-                                                           answer: dict[str, object]) -> None:
-    client = create_app(settings | {"OTP_CAPTCHA": "turnstile", "OTP_CAPTCHA_SECRET": "s"}).test_client()
+                                                           answer: dict[str, object], make_app: MakeApp) -> None:
+    client = make_app(settings | {"OTP_CAPTCHA": "turnstile", "OTP_CAPTCHA_SECRET": "s"}).test_client()
     vonage.mock.add(responses.POST, SITEVERIFY["turnstile"], **answer)
 
     resp = client.post("/request-otp", json={"phoneNumber": NUMBER, "captchaToken": "t"})
@@ -265,8 +266,9 @@ def test_a_captcha_provider_fault_is_503_and_sends_nothing(settings: dict[str, s
     assert vonage.calls("start") == []
 
 
-def test_captcha_failures_spend_no_number_budget(redis_settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app(redis_settings | {"OTP_CAPTCHA": "hcaptcha", "OTP_CAPTCHA_SECRET": "s",
+def test_captcha_failures_spend_no_number_budget(redis_settings: dict[str, str], vonage: FakeVonage,
+                                                 make_app: MakeApp) -> None:
+    client = make_app(redis_settings | {"OTP_CAPTCHA": "hcaptcha", "OTP_CAPTCHA_SECRET": "s",
                                           "OTP_RESEND_COOLDOWN": "0"}).test_client()
     vonage.mock.add(responses.POST, SITEVERIFY["hcaptcha"], json={"success": True})
     vonage.start("ok")
@@ -276,19 +278,19 @@ def test_captcha_failures_spend_no_number_budget(redis_settings: dict[str, str],
     assert [send(client, captchaToken="t") for _ in range(4)] == [200, 200, 200, 429]
 
 
-def test_captcha_needs_its_secret(settings: dict[str, str]) -> None:
+def test_captcha_needs_its_secret(settings: dict[str, str], make_app: MakeApp) -> None:
     with pytest.raises(ConfigError, match="OTP_CAPTCHA_SECRET"):
-        create_app(settings | {"OTP_CAPTCHA": "turnstile"})
+        make_app(settings | {"OTP_CAPTCHA": "turnstile"})
 
 
 @pytest.mark.parametrize(("provider", "origin"), [("turnstile", "https://challenges.cloudflare.com"),
                                                   ("hcaptcha", "https://*.hcaptcha.com"),
                                                   ("recaptcha", "https://www.gstatic.com")])
 def test_the_demo_page_carries_the_widget_when_a_site_key_is_set(settings: dict[str, str], provider: str,
-                                                                 origin: str) -> None:
+                                                                 origin: str, make_app: MakeApp) -> None:
     settings = settings | {"OTP_DEMO_PAGE": "true"}
-    plain = create_app(settings).test_client().get("/")
-    page = create_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "s",
+    plain = make_app(settings).test_client().get("/")
+    page = make_app(settings | {"OTP_CAPTCHA": provider, "OTP_CAPTCHA_SECRET": "s",
                                   "OTP_CAPTCHA_SITE_KEY": "0x4AAA\"<site>"}).test_client().get("/")
 
     assert f'data-captcha="{provider}"' in page.get_data(as_text=True)
@@ -300,10 +302,10 @@ def test_the_demo_page_carries_the_widget_when_a_site_key_is_set(settings: dict[
 
 
 @pytest.mark.parametrize("api", ["legacy"])
-def test_two_apps_in_one_process_keep_their_own_counts(settings: dict[str, str]) -> None:
+def test_two_apps_in_one_process_keep_their_own_counts(settings: dict[str, str], make_app: MakeApp) -> None:
     # Each app holds its own limits storage: the first one's requests spend nothing of the second's.
     limited = settings | {"OTP_RATELIMIT_REQUEST_IP": "2/hour"}
-    first, second = create_app(limited).test_client(), create_app(limited).test_client()
+    first, second = make_app(limited).test_client(), make_app(limited).test_client()
     malformed = {"phoneNumber": "not a number"}
 
     assert [first.post("/request-otp", json=malformed).status_code for _ in range(3)] == [400, 400, 429]

@@ -9,10 +9,9 @@ import logging
 import pytest
 import requests
 
-from app import create_app
 from app.phone import mask
 
-from .conftest import API_SECRET, NUMBER, FakeVonage
+from .conftest import API_SECRET, NUMBER, FakeVonage, MakeApp
 
 
 @pytest.mark.parametrize(("number", "masked"), [("+14155552671", "+1415*****71"),
@@ -23,9 +22,9 @@ def test_mask(number: str, masked: str) -> None:
 
 
 def test_full_flow_with_faults_logs_nothing_secret(settings: dict[str, str], vonage: FakeVonage,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+                                                   caplog: pytest.LogCaptureFixture, make_app: MakeApp) -> None:
     caplog.set_level(logging.DEBUG)
-    client = create_app(settings).test_client()
+    client = make_app(settings).test_client()
     wrong, right = "918273", "564738"
     vonage.start("ok", rid="req-log")
     vonage.check("wrong", rid="req-log")
@@ -33,7 +32,8 @@ def test_full_flow_with_faults_logs_nothing_secret(settings: dict[str, str], von
     vonage.raw("check", rid="req-log", body=requests.ConnectionError("refused"))
     vonage.raw("check", rid="req-log", status=503, body="down")
     vonage.check("ok", rid="req-log")
-    vonage.search("IN PROGRESS", rid="req-log")  # legacy asks what became of a check whose answer was lost
+    if vonage.api == "legacy":  # legacy asks what became of a check whose answer was lost; v2 cannot
+        vonage.search("IN PROGRESS", rid="req-log")
 
     vid = client.post("/request-otp", json={"phoneNumber": NUMBER, "nonce": "nonce-7f3a"}).json["verificationId"]
     answers = [client.post("/check-otp", json={"phoneNumber": NUMBER, "code": code})

@@ -14,10 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app
 from app.logs import make_handler
 
-from .conftest import NUMBER, FakeVonage
+from .conftest import NUMBER, FakeVonage, MakeApp
 
 
 def test_a_proxys_request_id_is_echoed(client: FlaskClient) -> None:
@@ -78,8 +77,8 @@ def test_each_event_is_one_json_line_with_the_request_id(client: FlaskClient, vo
 
 
 def test_rate_limit_hits_are_logged_as_events(settings: dict[str, str], vonage: FakeVonage,
-                                              json_lines: io.StringIO) -> None:
-    client = create_app({**settings, "OTP_RESEND_COOLDOWN": "30"}).test_client()
+                                              json_lines: io.StringIO, make_app: MakeApp) -> None:
+    client = make_app({**settings, "OTP_RESEND_COOLDOWN": "30"}).test_client()
     vonage.start("ok")
 
     client.post("/request-otp", json={"phoneNumber": NUMBER})

@@ -15,7 +15,8 @@ from app.web.errors import HTTP_CODES
 
 SPEC = json.loads((Path(__file__).resolve().parent.parent / "app" / "static" / "openapi.json").read_text())
 
-# The console provider and the memory store: every code path of the routes, no Vonage, no Redis.
+# The console provider and the memory store: every code path of the routes, no Vonage, no Redis. Built at
+# import, not by the make_app fixture: schemathesis makes its tests from the app when they are collected.
 app = create_app({"OTP_PROVIDER": "console", "OTP_RATELIMIT_ENABLED": "false"})
 schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.settings import ConfigError
 
-from .conftest import NUMBER, FakeVonage
+from .conftest import NUMBER, FakeVonage, MakeApp
 
 EVIL = "https://evil.example"
 APP = "https://app.example.com"
 
 
 @pytest.fixture
-def limited_client(settings: dict[str, str]) -> FlaskClient:
+def limited_client(settings: dict[str, str], make_app: MakeApp) -> FlaskClient:
     """Default send limits (10 per hour per client), and one allowed frontend."""
-    return create_app({**settings, "OTP_ALLOWED_ORIGINS": f"{APP}/, http://localhost:3000"}).test_client()
+    return make_app({**settings, "OTP_ALLOWED_ORIGINS": f"{APP}/, http://localhost:3000"}).test_client()
 
 
 @pytest.mark.parametrize("path", ["/request-otp", "/check-otp", "/resend-otp", "/cancel-otp"])
@@ -68,11 +67,11 @@ def test_behind_a_proxy_the_own_origin_is_the_forwarded_scheme_and_the_host(clie
 
 
 def test_a_trusted_proxys_forwarded_host_names_the_own_origin(settings: dict[str, str],
-                                                              vonage: FakeVonage) -> None:
+                                                              vonage: FakeVonage, make_app: MakeApp) -> None:
     vonage.start("ok")
     forwarded = {"Origin": "https://otp.example.com", "X-Forwarded-Host": "otp.example.com"}
-    trusting = create_app({**settings, "OTP_TRUSTED_PROXIES": "1"}).test_client()
-    untrusting = create_app(settings).test_client()
+    trusting = make_app({**settings, "OTP_TRUSTED_PROXIES": "1"}).test_client()
+    untrusting = make_app(settings).test_client()
 
     # gunicorn already turned X-Forwarded-Proto into the scheme; the proxy reached us as "internal:8000".
     ok = trusting.post("/request-otp", json={"phoneNumber": NUMBER}, headers=forwarded,
@@ -121,6 +120,6 @@ def test_without_allowed_origins_there_are_no_cors_headers(client: FlaskClient) 
 
 
 @pytest.mark.parametrize("value", ["app.example.com", "https://app.example.com/path", "ftp://x"])
-def test_allowed_origins_must_be_origins(settings: dict[str, str], value: str) -> None:
+def test_allowed_origins_must_be_origins(settings: dict[str, str], value: str, make_app: MakeApp) -> None:
     with pytest.raises(ConfigError, match="OTP_ALLOWED_ORIGINS"):
-        create_app({**settings, "OTP_ALLOWED_ORIGINS": value})
+        make_app({**settings, "OTP_ALLOWED_ORIGINS": value})

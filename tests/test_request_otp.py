@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from urllib3.exceptions import ProtocolError
 
-from .conftest import NUMBER, SDK_NUMBER, FakeVonage, basic_auth, make_client, pending_rid
+from .conftest import NUMBER, SDK_NUMBER, FakeVonage, MakeApp, basic_auth, pending_rid
 
 
 def test_accepted_request_answers_200_and_stores_the_request(client: FlaskClient, vonage: FakeVonage,
@@ -42,12 +42,12 @@ def test_legacy_start_is_a_form_with_the_settings(client: FlaskClient, vonage: F
 
 
 @pytest.mark.parametrize("api", ["v2"])
-def test_v2_start_is_json_with_the_settings(settings: dict[str, str], vonage: FakeVonage) -> None:
+def test_v2_start_is_json_with_the_settings(settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
     settings.update(VONAGE_WORKFLOW="sms,voice", VONAGE_LOCALE="en-gb", VONAGE_CODE_LENGTH="8",
                     VONAGE_PIN_EXPIRY="120")
     vonage.start("ok")
 
-    resp = make_client(settings).post("/request-otp", json={"phoneNumber": NUMBER})
+    resp = make_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
 
     [call] = vonage.calls("start")
     assert call.request.headers["Content-Type"] == "application/json"
@@ -58,32 +58,35 @@ def test_v2_start_is_json_with_the_settings(settings: dict[str, str], vonage: Fa
 
 
 @pytest.mark.parametrize("api", ["v2"])
-def test_v2_whatsapp_channel_carries_its_sender(settings: dict[str, str], vonage: FakeVonage) -> None:
+def test_v2_whatsapp_channel_carries_its_sender(settings: dict[str, str], vonage: FakeVonage,
+                                                make_app: MakeApp) -> None:
     settings.update(VONAGE_WORKFLOW="whatsapp,sms", VONAGE_WHATSAPP_FROM="447700900001")
     vonage.start("ok")
 
-    make_client(settings).post("/request-otp", json={"phoneNumber": NUMBER})
+    make_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
 
     assert vonage.sent(vonage.calls("start")[0])["workflow"][0] == {"channel": "whatsapp", "to": SDK_NUMBER,
                                                                       "from": "447700900001"}
 
 
-def test_sdk_calls_carry_the_configured_timeout(settings: dict[str, str], vonage: FakeVonage) -> None:
+def test_sdk_calls_carry_the_configured_timeout(settings: dict[str, str], vonage: FakeVonage,
+                                                make_app: MakeApp) -> None:
     settings["VONAGE_TIMEOUT"] = "3"
     vonage.start("ok")
 
-    assert make_client(settings).post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+    assert make_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
     timeout = vonage.calls("start")[0].request.req_kwargs["timeout"]
     assert timeout.total == 3  # connecting and the wait for the answer together (urllib3.Timeout)
 
 
 @pytest.mark.parametrize("api", ["legacy"])
-def test_legacy_settings_reach_the_start_request(settings: dict[str, str], vonage: FakeVonage) -> None:
+def test_legacy_settings_reach_the_start_request(settings: dict[str, str], vonage: FakeVonage,
+                                                 make_app: MakeApp) -> None:
     settings.update(VONAGE_CODE_LENGTH="4", VONAGE_PIN_EXPIRY="120", VONAGE_WORKFLOW_ID="6",
                     VONAGE_BRAND="Other Brand", VONAGE_API_HOST="eu.example.test:8443")
     vonage.mock.add("POST", "https://eu.example.test:8443/verify/json", json={"request_id": "r", "status": "0"})
 
-    resp = make_client(settings).post("/request-otp", json={"phoneNumber": NUMBER})
+    resp = make_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
 
     assert resp.status_code == 200
     assert vonage.sent(vonage.mock.calls[0]) == {"number": SDK_NUMBER, "brand": "Other Brand", "code_length": "4",
@@ -316,13 +319,14 @@ def test_legacy_success_without_a_request_id_is_502(client: FlaskClient, vonage:
 
 
 def test_proxy_and_ca_bundle_from_the_environment_are_used(settings: dict[str, str], vonage: FakeVonage,
-                                                           monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+                                                           monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                           make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
     """requests' environment variables hold, though they are read once at startup rather than per call."""
     bundle = tmp_path / "ca.pem"
     bundle.write_text("not read by the mock")
     monkeypatch.setenv("HTTPS_PROXY", "http://egress.test:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    client = make_client(settings)
+    client = make_app(settings).test_client()
     monkeypatch.delenv("HTTPS_PROXY")
     vonage.start("ok")
 

@@ -6,9 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
-
-from .conftest import NUMBER, FakeVonage, cookie_vid, pending_rid
+from .conftest import NUMBER, FakeVonage, MakeApp, cookie_vid, pending_rid
 
 
 @pytest.fixture
@@ -47,7 +45,8 @@ def test_resend_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVon
 def test_resend_refused_is_409_and_the_code_stays(client: FlaskClient, vonage: FakeVonage, app: Flask,
                                                   pending: str) -> None:
     vonage.control("next", "refused", rid=pending)
-    vonage.search("IN PROGRESS", rid=pending)
+    if vonage.api == "legacy":  # v2 cannot be asked what became of a request
+        vonage.search("IN PROGRESS", rid=pending)
 
     resp = post(client, "/resend-otp")
 
@@ -85,10 +84,9 @@ def test_resend_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient,
     assert pending_rid(app) is None
 
 
-def test_resend_waits_for_the_cooldown(settings: dict[str, str], vonage: FakeVonage) -> None:
-    client = create_app({**settings, "OTP_RESEND_COOLDOWN": "30"}).test_client()
+def test_resend_waits_for_the_cooldown(settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app({**settings, "OTP_RESEND_COOLDOWN": "30"}).test_client()
     vonage.start("ok")
-    vonage.control("next", "ok")
 
     assert post(client, "/request-otp").status_code == 200
     resp = post(client, "/resend-otp")
@@ -133,7 +131,8 @@ def test_cancel_with_nothing_pending_is_404(client: FlaskClient, vonage: FakeVon
 def test_cancel_refused_is_409_and_the_code_stays_checkable(client: FlaskClient, vonage: FakeVonage, app: Flask,
                                                             pending: str) -> None:
     vonage.control("cancel", "refused", rid=pending)
-    vonage.search("IN PROGRESS", rid=pending)
+    if vonage.api == "legacy":  # v2 cannot be asked what became of a request
+        vonage.search("IN PROGRESS", rid=pending)
     vonage.check("ok", rid=pending)
 
     resp = post(client, "/cancel-otp")
@@ -172,11 +171,13 @@ def test_bad_input_gets_400(client: FlaskClient, vonage: FakeVonage, pending: st
 ])
 def test_each_send_says_its_channel_the_next_and_when_to_ask(settings: dict[str, str], vonage: FakeVonage,
                                                              settings_extra: dict[str, str],
-                                                             answers: list[tuple[str, str | None]]) -> None:
-    client = create_app({**settings, **settings_extra, "OTP_RESEND_COOLDOWN": "0"}).test_client()
+                                                             answers: list[tuple[str, str | None]],
+                                                             make_app: MakeApp) -> None:
+    client = make_app({**settings, **settings_extra, "OTP_RESEND_COOLDOWN": "0"}).test_client()
     vonage.api = settings_extra["VONAGE_VERIFY_API"]
     vonage.start("ok")
-    vonage.control("next", "ok")
+    if len(answers) > 1:
+        vonage.control("next", "ok")
 
     said = [client.post("/request-otp", json={"phoneNumber": NUMBER}).json]
     said += [client.post("/resend-otp", json={}).json for _ in answers[1:]]
@@ -185,10 +186,10 @@ def test_each_send_says_its_channel_the_next_and_when_to_ask(settings: dict[str,
     assert {a["resendIn"] for a in said} == {0}
 
 
-def test_the_answer_names_the_cooldown(settings: dict[str, str], vonage: FakeVonage) -> None:
+def test_the_answer_names_the_cooldown(settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
     vonage.start("ok")
 
-    answer = create_app({**settings, "OTP_RESEND_COOLDOWN": "45"}).test_client().post(
+    answer = make_app({**settings, "OTP_RESEND_COOLDOWN": "45"}).test_client().post(
         "/request-otp", json={"phoneNumber": NUMBER}).json
 
     assert answer["resendIn"] == 45

@@ -16,7 +16,6 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from app import create_app
 from app.errors import StoreError
 from app.settings import ConfigError
 from app.store import Pending, Store, store_from_url
@@ -24,7 +23,7 @@ from app.store.memory import MemoryStore
 from app.store.redis import RedisStore
 from app.store.sql import SqlStore
 
-from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, migrate, redis_or_fail, start_redis_server
+from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, MakeApp, migrate, redis_or_fail, start_redis_server
 
 
 class FakeClock:
@@ -296,14 +295,14 @@ def _free_port() -> int:
 
 
 def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: FakeVonage,
-                                                                        tmp_path: Path) -> None:
+                                                                        tmp_path: Path, make_app: MakeApp) -> None:
     if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server must be installed to run the store tests under CI")
         pytest.skip("no redis-server binary")
     port = _free_port()
     server = start_redis_server(port, tmp_path)
-    client = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
+    client = make_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": f"redis://127.0.0.1:{port}/0"}).test_client()
     try:
         vonage.start("ok", rid="req-before")
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
@@ -328,10 +327,10 @@ def test_service_answers_503_while_redis_is_down_and_recovers_by_itself(vonage: 
 
 
 def test_pending_verification_is_shared_by_two_apps_on_one_redis(
-        clean_redis_pending: redis.Redis, vonage: FakeVonage) -> None:
+        clean_redis_pending: redis.Redis, vonage: FakeVonage, make_app: MakeApp) -> None:
     """Two app instances stand for two workers or two machines sharing one Redis."""
     settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13", "VONAGE_VERIFY_API": vonage.api}
-    first, second = create_app(settings).test_client(), create_app(settings).test_client()
+    first, second = make_app(settings).test_client(), make_app(settings).test_client()
     vonage.start("ok", rid="req-shared")
     vonage.check("ok", rid="req-shared")
 
@@ -343,12 +342,12 @@ def test_pending_verification_is_shared_by_two_apps_on_one_redis(
 
 
 def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending: redis.Redis,
-                                                            vonage: FakeVonage) -> None:
+                                                            vonage: FakeVonage, make_app: MakeApp) -> None:
     settings = {**SETTINGS, "OTP_STORE_URL": "redis://127.0.0.1:6379/13", "VONAGE_PIN_EXPIRY": "120",
                 "VONAGE_VERIFY_API": vonage.api}
     vonage.start("ok", rid="req-ttl")
 
-    started = create_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
+    started = make_app(settings).test_client().post("/request-otp", json={"phoneNumber": NUMBER})
     assert started.status_code == 200
 
     record = f"otp:v:{{{started.json['verificationId']}}}"
@@ -360,10 +359,10 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
 
 @pytest.mark.parametrize("backend", ["redis_cluster_url", "redis_sentinel_url"])
 def test_a_whole_flow_on_a_cluster_and_behind_a_sentinel(backend: str, vonage: FakeVonage,
-                                                         request: pytest.FixtureRequest) -> None:
+                                                         request: pytest.FixtureRequest, make_app: MakeApp) -> None:
     """The store and the rate limits (which default to the store's URL) on the same deployment."""
     url = request.getfixturevalue(backend)
-    app = create_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": url,
+    app = make_app({**SETTINGS, "VONAGE_VERIFY_API": vonage.api, "OTP_STORE_URL": url,
                       "OTP_RATELIMIT_REQUEST_NUMBER": "1/hour"})
     owner, stranger = app.test_client(), app.test_client()
     vonage.start("ok", rid=f"req-{backend}")

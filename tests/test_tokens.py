@@ -18,12 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app import create_app
 from app.cli import otp
 from app.settings import ConfigError, load_settings
 from app.tokens import generate_private_key_pem, public_jwk, public_pem
 
-from .conftest import ISSUER, NUMBER, SIGNING_KEY_PEM, FakeVonage
+from .conftest import ISSUER, NUMBER, SIGNING_KEY_PEM, FakeVonage, MakeApp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,8 +65,8 @@ def decode(token: str, base: str, **kwargs: object) -> dict[str, object]:
 
 
 def test_the_token_carries_every_claim_and_verifies_against_the_jwks(
-        settings: dict[str, str], vonage: FakeVonage, serve: Callable[[Flask], str]) -> None:
-    app = create_app({**settings, "OTP_TOKEN_AUDIENCE": "https://app.example.com", "OTP_TOKEN_TTL": "120"})
+        settings: dict[str, str], vonage: FakeVonage, serve: Callable[[Flask], str], make_app: MakeApp) -> None:
+    app = make_app({**settings, "OTP_TOKEN_AUDIENCE": "https://app.example.com", "OTP_TOKEN_TTL": "120"})
     base = serve(app)
     before = int(time.time())
 
@@ -89,8 +88,8 @@ def test_the_token_carries_every_claim_and_verifies_against_the_jwks(
 
 
 def test_several_audiences_and_no_nonce(settings: dict[str, str], vonage: FakeVonage,
-                                        serve: Callable[[Flask], str]) -> None:
-    app = create_app({**settings, "OTP_TOKEN_AUDIENCE": "web, api"})
+                                        serve: Callable[[Flask], str], make_app: MakeApp) -> None:
+    app = make_app({**settings, "OTP_TOKEN_AUDIENCE": "web, api"})
     base = serve(app)
 
     claims = decode(verified_token(app.test_client(), vonage)["token"], base, audience="api")
@@ -120,8 +119,8 @@ def test_amr_names_every_channel_the_code_travelled_by(client: object, vonage: F
 
 
 def test_an_ed25519_key_signs_eddsa(settings: dict[str, str], vonage: FakeVonage,
-                                    serve: Callable[[Flask], str]) -> None:
-    app = create_app({**settings, "OTP_TOKEN_PRIVATE_KEY": pem(ed25519.Ed25519PrivateKey.generate())})
+                                    serve: Callable[[Flask], str], make_app: MakeApp) -> None:
+    app = make_app({**settings, "OTP_TOKEN_PRIVATE_KEY": pem(ed25519.Ed25519PrivateKey.generate())})
     base = serve(app)
 
     token = verified_token(app.test_client(), vonage)["token"]
@@ -151,16 +150,17 @@ def test_the_jwks_is_public_and_cacheable(client: object) -> None:
 
 
 def test_rotation_keeps_old_tokens_valid_until_the_old_key_leaves_the_jwks(
-        settings: dict[str, str], vonage: FakeVonage, serve: Callable[[Flask], str], tmp_path: Path) -> None:
-    old = create_app(settings)
+        settings: dict[str, str], vonage: FakeVonage, serve: Callable[[Flask], str], tmp_path: Path,
+        make_app: MakeApp) -> None:
+    old = make_app(settings)
     token = verified_token(old.test_client(), vonage)["token"]
     old_public = tmp_path / "old.pub.pem"
     old_public.write_text(public_pem(serialization.load_pem_private_key(SIGNING_KEY_PEM.encode(), None)))  # type: ignore[arg-type]
     new_key = generate_private_key_pem().decode()
 
-    rotated = serve(create_app({**settings, "OTP_TOKEN_PRIVATE_KEY": new_key,
+    rotated = serve(make_app({**settings, "OTP_TOKEN_PRIVATE_KEY": new_key,
                                 "OTP_TOKEN_PREVIOUS_KEYS": str(old_public)}))
-    retired = serve(create_app({**settings, "OTP_TOKEN_PRIVATE_KEY": new_key}))
+    retired = serve(make_app({**settings, "OTP_TOKEN_PRIVATE_KEY": new_key}))
 
     assert decode(token, rotated, issuer=ISSUER)["sub"] == NUMBER
     assert len(jwt.PyJWKClient(rotated + "/.well-known/jwks.json").get_jwk_set().keys) == 2
@@ -186,8 +186,8 @@ def test_a_token_signed_by_a_key_outside_the_jwks_is_rejected(
 
 
 def test_the_console_provider_signs_with_a_key_of_its_own_when_none_is_set(
-        vonage: FakeVonage, serve: Callable[[Flask], str], caplog: pytest.LogCaptureFixture) -> None:
-    app = create_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0"})
+        vonage: FakeVonage, serve: Callable[[Flask], str], caplog: pytest.LogCaptureFixture, make_app: MakeApp) -> None:
+    app = make_app({"OTP_PROVIDER": "console", "OTP_RESEND_COOLDOWN": "0"})
     base = serve(app)
     client = app.test_client()
     with caplog.at_level("INFO"):

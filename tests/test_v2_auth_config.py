@@ -9,10 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app import create_app
 from app.settings import ConfigError, load_settings
 
-from .conftest import NUMBER, SDK_NUMBER, SETTINGS, FakeVonage
+from .conftest import NUMBER, SDK_NUMBER, SETTINGS, FakeVonage, MakeApp
 
 APPLICATION_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 
@@ -35,11 +34,11 @@ def jwt_settings(private_key: str) -> dict[str, str]:
 @pytest.mark.parametrize("given_as", ["pem", "one_line_pem", "path"])
 def test_v2_signs_each_call_with_a_jwt_for_the_application(vonage: FakeVonage, tmp_path: Path,
                                                            key_pair: tuple[str, rsa.RSAPublicKey],
-                                                           given_as: str) -> None:
+                                                           given_as: str, make_app: MakeApp) -> None:
     pem, public_key = key_pair
     value = {"pem": pem, "one_line_pem": pem.replace("\n", "\\n"), "path": str(tmp_path / "private.key")}[given_as]
     (tmp_path / "private.key").write_text(pem)
-    client = create_app(jwt_settings(value)).test_client()
+    client = make_app(jwt_settings(value)).test_client()
     vonage.start("ok")
     vonage.check("ok")
 
@@ -99,10 +98,10 @@ def test_private_key_never_appears_in_errors(key_pair: tuple[str, rsa.RSAPublicK
     ("v2", {"VONAGE_LOCALE": "xx-yy"}, False),
     ("both", {"VONAGE_VERIFY_API": "v3"}, False),
 ])
-def test_settings_follow_the_rules_of_their_api(api: str, given: dict[str, str], ok: bool) -> None:
+def test_settings_follow_the_rules_of_their_api(api: str, given: dict[str, str], ok: bool, make_app: MakeApp) -> None:
     settings = {**SETTINGS, **({"VONAGE_VERIFY_API": api} if api != "both" else {}), **given}
     if ok:
-        create_app(settings)
+        make_app(settings)
     else:
         with pytest.raises(ConfigError):
-            create_app(settings)
+            make_app(settings)
