@@ -8,19 +8,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from app.errors import TooManyAttemptsError, VerificationExpiredError, VerificationInProgressError, WrongCodeError
-from app.providers.console import ConsoleProvider
-from app.store import Pending
-
 from .conftest import NUMBER, MakeApp
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -80,40 +68,6 @@ def test_code_length_setting(caplog: pytest.LogCaptureFixture, make_app: MakeApp
         assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
 
     assert re.fullmatch(r"[0-9]{4}", printed_code(caplog))
-
-
-def held(request_id: str) -> Pending:
-    return Pending("v" * 43, NUMBER, request_id)
-
-
-def test_codes_expire_and_a_new_one_can_be_requested() -> None:
-    clock = FakeClock()
-    verifier = ConsoleProvider(code_length=6, pin_expiry=300, clock=clock)
-    first = verifier.start(NUMBER)
-    with pytest.raises(VerificationInProgressError) as exc:
-        verifier.start(NUMBER)
-    assert exc.value.request_id == first
-
-    clock.now += 300
-    with pytest.raises(VerificationExpiredError):
-        verifier.check(held(first), "000000")
-    assert verifier.start(NUMBER) != first
-
-
-def test_wrong_then_unknown_request() -> None:
-    verifier = ConsoleProvider(code_length=6, pin_expiry=300)
-    request_id = verifier.start(NUMBER)
-    code = verifier._codes[request_id].code
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
-
-    with pytest.raises(WrongCodeError):
-        verifier.check(held(request_id), wrong)
-    with pytest.raises(WrongCodeError):
-        verifier.check(held(request_id), wrong)
-    with pytest.raises(TooManyAttemptsError):
-        verifier.check(held(request_id), wrong)
-    with pytest.raises(VerificationExpiredError):
-        verifier.check(held(request_id), code)
 
 
 def test_resend_prints_the_same_code_again_until_no_step_is_left(caplog: pytest.LogCaptureFixture,

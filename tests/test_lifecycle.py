@@ -1,0 +1,297 @@
+"""The lifecycle on its own: an in-process provider scripted per test, the memory store, no Flask, no HTTP.
+
+Lost answers, adoption of a lost start, single approval, the check cap, resend and cancel, each as the
+lifecycle decides them from what a provider says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from limits.storage import MemoryStorage
+
+from app import phone
+from app.callers import Caller
+from app.errors import (
+    ActionRefusedError,
+    CaptchaFailedError,
+    InvalidCodeFormatError,
+    NoPendingVerificationError,
+    OtpError,
+    RateLimitedError,
+    TooManyAttemptsError,
+    UpstreamTimeoutError,
+    VerificationExpiredError,
+    VerificationInProgressError,
+    WrongCodeError,
+)
+from app.lifecycle import LOST_ANSWER, MAX_CHECKS, Lifecycle
+from app.limits import Limits
+from app.providers import State
+from app.settings import load_settings
+from app.store import Pending
+from app.store.memory import MemoryStore
+
+from .conftest import NUMBER
+
+CALLER = Caller("198.51.100.7", "198.51.100.7")
+PARSED = phone.parse(NUMBER)
+
+
+@dataclass
+class ScriptedProvider:
+    """A provider whose answers each test writes: ``checks`` are raised (or None: approved) in order."""
+
+    name: str = "scripted"
+    lifetime: int = 300
+    starts: list[str | OtpError] = field(default_factory=lambda: ["rid-1"])
+    checks: list[OtpError | None] = field(default_factory=list)
+    state: State = State.IN_PROGRESS
+    refusal: OtpError | None = None
+    calls: list[str] = field(default_factory=list)
+    on_check: Callable[[], None] = lambda: None
+
+    def start(self, number: str) -> str:
+        self.calls.append("start")
+        answer = self.starts.pop(0)
+        if isinstance(answer, OtpError):
+            raise answer
+        return answer
+
+    def check(self, verification: Pending, code: str) -> None:
+        self.calls.append("check")
+        self.on_check()
+        outcome = self.checks.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    def resend(self, verification: Pending) -> None:
+        self.calls.append("resend")
+        if self.refusal is not None:
+            raise self.refusal
+
+    def cancel(self, verification: Pending) -> None:
+        self.calls.append("cancel")
+        if self.refusal is not None:
+            raise self.refusal
+
+    def status(self, verification: Pending) -> State:
+        self.calls.append("status")
+        return self.state
+
+
+class NoCaptcha:
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+
+    def verify(self, token: object, address: str) -> None:
+        if self.refuse:
+            raise CaptchaFailedError()
+
+
+def lifecycle(provider: ScriptedProvider, *, limits: str = "false", captcha: NoCaptcha | None = None,
+              **settings: str) -> Lifecycle:
+    config = load_settings({"OTP_PROVIDER": "console", "OTP_RATELIMIT_ENABLED": limits, **settings})
+    return Lifecycle(store=MemoryStore(), provider=provider, limits=Limits(MemoryStorage(), config),
+                     captcha=captcha or NoCaptcha(), channels=("sms", "voice"))
+
+
+def started(cycle: Lifecycle) -> Pending:
+    return cycle.start(CALLER, PARSED, "", None).verification
+
+
+def test_a_start_keeps_the_verification_under_a_fresh_id() -> None:
+    cycle = lifecycle(ScriptedProvider())
+
+    answer = cycle.start(CALLER, PARSED, "n-1", None)
+
+    assert answer.verification.request_id == "rid-1" and answer.verification.nonce == "n-1"
+    assert len(answer.verification.id) == 43 and answer.expires_in == 300
+    assert (answer.delivery.channel, answer.delivery.next_channel) == ("sms", "voice")
+    assert cycle.store.get(answer.verification.id) == answer.verification
+
+
+def test_a_start_whose_answer_was_lost_is_adopted_by_the_next_request() -> None:
+    # The provider names a request in progress that no stored verification holds: an attempt of ours whose
+    # answer was lost. The code is on its way, so the person who asks again gets an id for it.
+    cycle = lifecycle(ScriptedProvider(starts=[VerificationInProgressError("rid-lost")]))
+
+    assert started(cycle).request_id == "rid-lost"
+
+
+def test_a_request_in_progress_that_someone_holds_is_never_handed_out() -> None:
+    provider = ScriptedProvider(starts=["rid-1", VerificationInProgressError("rid-1")])
+    cycle = lifecycle(provider)
+    started(cycle)
+
+    with pytest.raises(VerificationInProgressError):
+        started(cycle)
+
+
+def test_a_refused_captcha_sends_nothing() -> None:
+    provider = ScriptedProvider()
+
+    with pytest.raises(CaptchaFailedError):
+        lifecycle(provider, captcha=NoCaptcha(refuse=True)).start(CALLER, PARSED, "", "token")
+    assert provider.calls == []
+
+
+def test_the_right_code_is_approved_once() -> None:
+    provider = ScriptedProvider(checks=[None])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+
+    approved = cycle.check(CALLER, verification.id, None, "123456")
+
+    assert approved.verification.id == verification.id and approved.channels == ("sms",)
+    with pytest.raises(NoPendingVerificationError):
+        cycle.check(CALLER, verification.id, None, "123456")
+    assert provider.calls == ["start", "check"]
+
+
+def test_of_two_checks_that_learn_of_one_approval_only_the_one_that_ends_it_is_approved() -> None:
+    provider = ScriptedProvider(checks=[None])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    # Another check ends the verification while this one is at the provider.
+    provider.on_check = lambda: cycle.store.delete(verification, "approved")
+
+    with pytest.raises(NoPendingVerificationError) as exc:
+        cycle.check(CALLER, verification.id, None, "123456")
+    assert exc.value.ended == verification.id
+
+
+def test_a_wrong_code_keeps_the_verification_and_settles_the_check() -> None:
+    provider = ScriptedProvider(checks=[WrongCodeError(), None])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+
+    with pytest.raises(WrongCodeError):
+        cycle.check(CALLER, verification.id, None, "000000")
+    cycle.check(CALLER, verification.id, None, "123456")
+
+    assert "status" not in provider.calls  # a known outcome leaves nothing to ask about
+
+
+def test_a_check_whose_answer_was_lost_is_honoured_by_the_next_when_the_provider_says_approved() -> None:
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError()])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    with pytest.raises(UpstreamTimeoutError):
+        cycle.check(CALLER, verification.id, None, "123456")
+    provider.state = State.APPROVED
+
+    approved = cycle.check(CALLER, verification.id, None, "123456")
+
+    assert approved.verification.id == verification.id
+    assert provider.calls == ["start", "check", "status"]  # asked, not checked again
+
+
+def test_after_a_lost_answer_a_provider_that_cannot_say_is_told_honestly_and_the_entry_stays() -> None:
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError(), VerificationExpiredError()], state=State.UNKNOWN)
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    with pytest.raises(UpstreamTimeoutError):
+        cycle.check(CALLER, verification.id, None, "123456")
+
+    with pytest.raises(VerificationExpiredError) as exc:
+        cycle.check(CALLER, verification.id, None, "123456")
+
+    assert exc.value.message == LOST_ANSWER
+    assert cycle.store.get(verification.id) is not None  # left to the lost check or to expiry
+
+
+def test_a_provider_that_says_ended_after_a_lost_answer_ends_the_verification() -> None:
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError()])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    with pytest.raises(UpstreamTimeoutError):
+        cycle.check(CALLER, verification.id, None, "123456")
+    provider.state = State.ENDED
+
+    with pytest.raises(VerificationExpiredError) as exc:
+        cycle.check(CALLER, verification.id, None, "123456")
+
+    assert exc.value.ended == verification.id and cycle.store.get(verification.id) is None
+
+
+def test_checks_past_the_cap_end_the_verification_and_cancel_it_at_the_provider() -> None:
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError()] * MAX_CHECKS, state=State.IN_PROGRESS)
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    for _ in range(MAX_CHECKS):
+        with pytest.raises(UpstreamTimeoutError):
+            cycle.check(CALLER, verification.id, None, "123456")
+
+    with pytest.raises(TooManyAttemptsError) as exc:
+        cycle.check(CALLER, verification.id, None, "123456")
+
+    assert exc.value.ended == verification.id and provider.calls[-1] == "cancel"
+    assert cycle.store.get(verification.id) is None
+
+
+@pytest.mark.parametrize(("verification_id", "number", "code", "error"), [
+    ("x" * 43, None, "123456", NoPendingVerificationError),
+    ("short", None, "123456", NoPendingVerificationError),
+    (None, "+447911123456", "123456", NoPendingVerificationError),  # the id, but another number
+    (None, None, "12ab", InvalidCodeFormatError),
+])
+def test_a_check_that_names_no_verification_of_its_own_reaches_no_provider(
+        verification_id: str | None, number: str | None, code: str, error: type[OtpError]) -> None:
+    provider = ScriptedProvider()
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+
+    with pytest.raises(error):
+        cycle.check(CALLER, verification_id or verification.id, number, code)
+    assert provider.calls == ["start"]
+
+
+def test_a_resend_counts_a_delivery_and_names_the_next_channel() -> None:
+    cycle = lifecycle(ScriptedProvider())
+    verification = started(cycle)
+
+    resent = cycle.resend(CALLER, verification.id, None)
+
+    assert (resent.delivery.channel, resent.delivery.next_channel) == ("voice", None)
+    assert cycle.store.get(verification.id).deliveries == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("verb", ["resend", "cancel"])
+def test_a_refusal_while_the_code_is_valid_keeps_it_and_one_that_says_over_forgets_it(verb: str) -> None:
+    provider = ScriptedProvider(refusal=ActionRefusedError("still valid"))
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    act = getattr(cycle, verb)
+
+    with pytest.raises(ActionRefusedError):
+        act(CALLER, verification.id, None)
+    assert cycle.store.get(verification.id) is not None
+
+    provider.refusal = VerificationExpiredError("over")
+    with pytest.raises(VerificationExpiredError) as exc:
+        act(CALLER, verification.id, None)
+    assert exc.value.ended == verification.id and cycle.store.get(verification.id) is None
+
+
+def test_a_cancel_ends_the_verification_at_the_provider_and_here() -> None:
+    provider = ScriptedProvider()
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+
+    assert cycle.cancel(CALLER, verification.id, NUMBER).id == verification.id
+    assert provider.calls == ["start", "cancel"] and cycle.store.get(verification.id) is None
+
+
+def test_a_caller_past_its_limit_is_refused_before_the_provider_whatever_else_was_wrong() -> None:
+    provider = ScriptedProvider(starts=["rid-1", "rid-2"])
+    cycle = lifecycle(provider, limits="true", OTP_RATELIMIT_REQUEST_IP="2/hour", OTP_RESEND_COOLDOWN="0")
+
+    cycle.refused_send(CALLER)  # a malformed request counts too
+    started(cycle)
+    with pytest.raises(RateLimitedError) as exc:
+        cycle.refused_send(CALLER)
+
+    assert exc.value.scope == "send-ip" and provider.calls == ["start"]
