@@ -25,8 +25,9 @@ VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonag
 VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],
                            buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
-# The duration of the last Vonage call made in this context (thread), for the log line that reports on it.
-last_vonage_ms: ContextVar[float | None] = ContextVar("last_vonage_ms", default=None)
+# The duration of the last provider call made in this context (greenlet or thread), for the log line that
+# reports on it (its field is still named vonage_ms).
+last_provider_ms: ContextVar[float | None] = ContextVar("last_provider_ms", default=None)
 
 
 @contextmanager
@@ -38,7 +39,7 @@ def vonage_call(operation: str) -> Iterator[None]:
     finally:
         elapsed = time.perf_counter() - started
         VONAGE_LATENCY.labels(operation).observe(elapsed)
-        last_vonage_ms.set(round(elapsed * 1000, 1))
+        last_provider_ms.set(round(elapsed * 1000, 1))
 
 
 def exposition(multiprocess_dir: str | None) -> bytes:

@@ -31,7 +31,7 @@ from ..errors import (
     WrongCodeError,
 )
 from ..limits import Limits
-from ..metrics import VERIFICATIONS, last_vonage_ms
+from ..metrics import VERIFICATIONS, last_provider_ms
 from ..providers import Provider, State
 from ..store import Pending, Store
 from .results import Approved, Delivery, HumanCheck, Resent, Started, ended
@@ -43,8 +43,8 @@ CODE_PATTERN = re.compile(r"[0-9]{4,10}")
 # Keep the entry a little longer than the provider keeps the verification, so a late check still reaches
 # the provider and gets its own answer ("expired") instead of our "nothing pending".
 TTL_MARGIN = 60
-# Checks one pending verification may take, counted in the store (Vonage ends it after 3 wrong codes;
-# this also bounds checks that end in faults).
+# Checks one pending verification may take, counted in the store (a provider ends one after a few wrong
+# codes of its own accord; this also bounds checks that end in faults).
 MAX_CHECKS = 5
 # The verification handle: 32 random bytes (256 bits), 43 URL-safe characters. Anything else is looked up
 # nowhere: it cannot name a verification.
@@ -201,8 +201,8 @@ class Lifecycle:
             self._end(counted, "too_many_attempts")
             self._cancel_quietly(counted)
             self._event("too_many_attempts", number, caller, event="code_checked")
-            # Vonage ends a verification after three wrong codes, so this cap is mostly reached by checks that
-            # ended in faults: say what happened, not "wrong codes".
+            # Providers end a verification after fewer wrong codes than this, so the cap is mostly reached by
+            # checks that ended in faults: say what happened, not "wrong codes".
             raise ended(TooManyAttemptsError("This code was checked too many times. Please request a new code."),
                         counted)
         state = self.provider.status(counted) if counted.unsettled else State.IN_PROGRESS
@@ -284,7 +284,7 @@ class Lifecycle:
     def _event(self, outcome: str, number: str, caller: Caller, event: str = "verification") -> None:
         """Log one verification event (masked number, provider latency) and count its outcome."""
         masked = phone.mask(number)
-        extra = {"event": event, "outcome": outcome, "number": masked, "vonage_ms": last_vonage_ms.get()}
+        extra = {"event": event, "outcome": outcome, "number": masked, "vonage_ms": last_provider_ms.get()}
         if caller.api_key:
             extra["caller"] = caller.api_key  # the API key's name, never the key
         log.info("%s %s for %s", event, outcome, masked, extra=extra)

@@ -28,11 +28,13 @@ def _vonage(settings: Settings) -> Provider:
     from vonage_verify import VerifyError as V2VerifyError
     from vonage_verify_legacy import VerifyError as LegacyVerifyError
 
+    from .vonage_http import quiet_sdk_logger
     from .vonage_legacy import VonageLegacyProvider
     from .vonage_v2 import VonageV2Provider
 
+    quiet_sdk_logger()
     common: dict[str, Any] = {"api_host": settings.VONAGE_API_HOST, "timeout": settings.VONAGE_TIMEOUT,
-              "brand": settings.VONAGE_BRAND, "code_length": settings.VONAGE_CODE_LENGTH}
+                           "brand": settings.VONAGE_BRAND, "code_length": settings.VONAGE_CODE_LENGTH}
     if settings.VONAGE_APPLICATION_ID:
         auth = Auth(application_id=settings.VONAGE_APPLICATION_ID, private_key=settings.VONAGE_PRIVATE_KEY)
         try:

@@ -40,7 +40,7 @@ from ..errors import (
     VerificationInProgressError,
     WrongCodeError,
 )
-from ..metrics import VONAGE_ERRORS, last_vonage_ms, vonage_call
+from ..metrics import VONAGE_ERRORS, last_provider_ms, vonage_call
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,24 @@ POOL_MAXSIZE = 256
 # Outcomes that describe the person's situation rather than a fault worth an operator's attention.
 USER_ERRORS = (NumberNotSupportedError, VerificationExpiredError, VerificationInProgressError, WrongCodeError,
                TooManyAttemptsError, ActionRefusedError)
+
+
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
+def quiet_sdk_logger() -> None:
+    """Keep the SDK's logger to errors. At DEBUG it logs the Authorization header and the code it sends;
+    at WARNING, Vonage's whole answer and request id for ordinary outcomes (a typo, a repeat request, a
+    resend). The service's own event lines speak of outcomes, with nothing secret in them.
+
+    The level guards the usual case; the filter also holds when someone lowers the level later.
+    """
+    sdk = logging.getLogger("vonage")
+    if sdk.level < logging.ERROR:
+        sdk.setLevel(logging.ERROR)
+    if _errors_only not in sdk.filters:
+        sdk.addFilter(_errors_only)
 
 
 class StatusError(Exception):
@@ -72,7 +90,7 @@ def fail(error: type[OtpError], op: str, status: str, detail: str, cause: Except
         # account (credentials, barred, no balance) needs an operator: that is an error, the rest warnings.
         level = logging.ERROR if error is ProviderUnavailableError else logging.WARNING
         log.log(level, "vonage %s failed: %s", op, detail, extra={
-            "event": "vonage_error", "operation": op, "vonage_status": status, "vonage_ms": last_vonage_ms.get()})
+            "event": "vonage_error", "operation": op, "vonage_status": status, "vonage_ms": last_provider_ms.get()})
     if error is VerificationInProgressError:
         raise VerificationInProgressError(str(request_id) if request_id else None) from cause
     raise error(may_have_sent=may_have_sent) from cause

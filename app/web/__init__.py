@@ -51,24 +51,6 @@ def html_csp(captcha: str) -> str:
             f"frame-src {frames}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-def _errors_only(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.ERROR
-
-
-def _quiet_sdk() -> None:
-    """Keep the SDK's logger to errors. At DEBUG it logs the Authorization header and the code it sends;
-    at WARNING, Vonage's whole answer and request id for ordinary outcomes (a typo, a repeat request, a
-    resend). The service's own event lines speak of outcomes, with nothing secret in them.
-
-    The level guards the usual case; the filter also holds when someone lowers the level later.
-    """
-    sdk = logging.getLogger("vonage")
-    if sdk.level < logging.ERROR:
-        sdk.setLevel(logging.ERROR)
-    if _errors_only not in sdk.filters:
-        sdk.addFilter(_errors_only)
-
-
 def _token_issuer(settings: Settings) -> TokenIssuer:
     key = settings.OTP_TOKEN_PRIVATE_KEY
     if key is None:
@@ -106,7 +88,6 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     settings = load_settings(environ)
     app = Flask("app")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    _quiet_sdk()
     _services(app, settings)
 
     if settings.OTP_TRUSTED_PROXIES:
@@ -141,7 +122,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     @app.before_request
     def start_clock() -> None:
         g.started = time.perf_counter()
-        metrics.last_vonage_ms.set(None)  # a thread serves many requests: no latency from an earlier one
+        metrics.last_provider_ms.set(None)  # a thread serves many requests: no latency from an earlier one
 
     @app.after_request
     def finish(response: Response) -> Response:
