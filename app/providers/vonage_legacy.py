@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
 
 from vonage_http_client import Auth
 from vonage_verify_legacy import VerifyLegacy
@@ -45,9 +45,6 @@ STATUS: dict[str, type[OtpError]] = {
 # The search endpoint's words for what became of a request.
 SEARCH_STATES = {"SUCCESS": State.APPROVED, "IN PROGRESS": State.IN_PROGRESS, "FAILED": State.ENDED,
                  "EXPIRED": State.ENDED, "CANCELLED": State.ENDED}
-# The delivery steps of each workflow (Vonage's "Workflows and Events" guide; TTS is a voice call).
-WORKFLOWS = {1: ("sms", "voice", "voice"), 2: ("sms", "sms", "voice"), 3: ("voice", "voice"), 4: ("sms", "sms"),
-             5: ("sms", "voice"), 6: ("sms",), 7: ("voice",)}
 CANCEL_TOO_EARLY = ("The verification cannot be cancelled right now (Vonage refuses a cancel in its first 30 "
                     "seconds); the code stays valid.")
 
@@ -93,22 +90,19 @@ class VonageLegacyProvider:
         call("check", lambda: self._client.check_code(verification.request_id, code), by_legacy_status=STATUS)
 
     def resend(self, verification: Pending) -> None:
-        try:
-            call("next_step", lambda: self._client.trigger_next_event(verification.request_id),
-                 by_legacy_status=STATUS)
-        except ActionRefusedError as exc:
-            self._refused(verification, NO_DELIVERY_LEFT, exc)
+        self._control("next_step", lambda: self._client.trigger_next_event(verification.request_id), verification,
+                      NO_DELIVERY_LEFT)
 
     def cancel(self, verification: Pending) -> None:
-        try:
-            call("cancel", lambda: self._client.cancel_verification(verification.request_id),
-                 by_legacy_status=STATUS)
-        except ActionRefusedError as exc:
-            self._refused(verification, CANCEL_TOO_EARLY, exc)
+        self._control("cancel", lambda: self._client.cancel_verification(verification.request_id), verification,
+                      CANCEL_TOO_EARLY)
 
-    def _refused(self, verification: Pending, still_valid: str, exc: ActionRefusedError) -> NoReturn:
-        # Status 19 means "too early" or "too late": the search tells which.
-        raise refusal(self.status(verification), still_valid) from exc
+    def _control(self, op: str, command: Callable[[], object], verification: Pending, still_valid: str) -> None:
+        try:
+            call(op, command, by_legacy_status=STATUS)
+        except ActionRefusedError as exc:
+            # Status 19 means "too early" or "too late": the search tells which.
+            raise refusal(self.status(verification), still_valid) from exc
 
     def status(self, verification: Pending) -> State:
         try:
