@@ -91,8 +91,8 @@ def on_starting(server):  # type: ignore[no-untyped-def]
                             "codes it printed. Run --workers 1 (make run serves one process).")
         if config.OTP_RATELIMIT_STORAGE_URL.startswith("memory://") and config.OTP_RATELIMIT_ENABLED:
             _refuse(server, f"rate limits in memory:// cannot serve {server.cfg.workers} workers: each would count "
-                            "its own. Set OTP_RATELIMIT_STORAGE_URL to a shared limits storage (redis://..., "
-                            "memcached://..., mongodb://...), or run --workers 1.")
+                            "its own. Set OTP_RATELIMIT_STORAGE_URL to a shared Redis (redis://..., "
+                            "redis+sentinel://..., redis+cluster://...), or run --workers 1.")
     try:
         # A SQL store behind the code's migrations is refused here once, not by every worker.
         store_from_url(config.OTP_STORE_URL, channels=config.OTP_CHANNELS,

@@ -56,6 +56,11 @@ LOST_ANSWER = ("This code may already have been accepted: the answer to an earli
                "verification is over now. Please request a new code.")
 
 
+def delivery(verification_id: str, made: int) -> str:
+    """The name of a verification's delivery number ``made``: its slot in the send budgets."""
+    return f"{verification_id}#{made}"
+
+
 class Lifecycle:
     """The four verbs of a verification, over one store, one provider and one set of limits."""
 
@@ -89,13 +94,15 @@ class Lifecycle:
         except OtpError:
             self.limits.count_send(caller)
             raise
-        with self.limits.send_budget(caller, e164):
+        # The id is made first: the delivery's budget slots are named by it.
+        verification_id = secrets.token_urlsafe(ID_BYTES)
+        with self.limits.send_budget(caller, e164, delivery(verification_id, 1)):
             # Inside the budget, whose round trip counted the caller: a refused CAPTCHA gives the cooldown back
             # and spends none of the number's budget.
             self._captcha.verify(captcha_token, caller.address)
-            return self._start(caller, e164, nonce)
+            return self._start(caller, e164, nonce, verification_id)
 
-    def _start(self, caller: Caller, number: str, nonce: str) -> Started:
+    def _start(self, caller: Caller, number: str, nonce: str, verification_id: str) -> Started:
         try:
             request_id = self.provider.start(number)
         except VerificationInProgressError as exc:
@@ -110,12 +117,12 @@ class Lifecycle:
                 self._event("in_progress", number, caller)
                 raise
             self._event("started", number, caller, event="verification_adopted")
-            return self._keep(number, exc.request_id, nonce)
+            return self._keep(verification_id, number, exc.request_id, nonce)
         self._event("started", number, caller)
-        return self._keep(number, request_id, nonce)
+        return self._keep(verification_id, number, request_id, nonce)
 
-    def _keep(self, number: str, request_id: str, nonce: str) -> Started:
-        verification = Pending(secrets.token_urlsafe(ID_BYTES), number, request_id, nonce)
+    def _keep(self, verification_id: str, number: str, request_id: str, nonce: str) -> Started:
+        verification = Pending(verification_id, number, request_id, nonce)
         self.store.create(verification, self.lifetime + TTL_MARGIN)
         return Started(verification, self._delivery(1), self.lifetime)
 
@@ -126,7 +133,8 @@ class Lifecycle:
         except OtpError:
             self.limits.count_send(caller)
             raise
-        with self.limits.send_budget(caller, verification.number):
+        made = delivery(verification.id, verification.deliveries + 1)
+        with self.limits.send_budget(caller, verification.number, made):
             self._act(verification, self.provider.resend)
         try:
             self.store.count_delivery(verification.id)
@@ -252,6 +260,7 @@ class Lifecycle:
         it is Approved, the other 404, so that one approval never yields two tokens."""
         if not self._end(counted, "approved"):
             raise ended(NoPendingVerificationError(), counted)
+        self.limits.converted(counted.number, [delivery(counted.id, made) for made in range(1, counted.deliveries + 1)])
         self._event("approved", counted.number, caller, event="code_checked")
         return Approved(counted, self.channels[:counted.deliveries])
 

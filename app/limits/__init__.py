@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from limits import RateLimitItem, RateLimitItemPerSecond, parse_many
 from limits.errors import StorageError as LimitStorageError
@@ -21,10 +21,12 @@ from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorag
 
 from .. import phone
 from ..callers import Caller
-from ..errors import RateLimitedError, StoreError
+from ..errors import OtpError, RateLimitedError, StoreError
 from ..settings import Settings
+from .budgets import BUDGET_PREFIX, Budget, budgets_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Limits on where codes go, as carriers' and Vonage's anti-fraud do: they name SMS pumping, so a breach is a
 # warning for operators, not a client's mistake.
@@ -51,6 +53,7 @@ class Limits:
     def __init__(self, storage: Storage, settings: Settings) -> None:
         assert isinstance(storage, MovingWindowSupport)  # a cooldown of "1 per 30 seconds" needs exact windows
         self.storage = storage
+        self.budgets = budgets_for(storage)
         self.enabled = bool(settings.OTP_RATELIMIT_ENABLED)
         self._items = {scope: tuple(parse_many(getattr(settings, name))) for scope, name in SETTINGS.items()}
         self.cooldown = int(settings.OTP_RESEND_COOLDOWN)
@@ -78,11 +81,15 @@ class Limits:
         return windows
 
     def _destination(self, caller: Caller, number: str) -> list[Window]:
-        """Per number and client, per number, per country, per block of 10,000 numbers (as pumping rotates
-        through) and overall."""
-        return [*self._windows("send-number", f"{number}|{caller.key}"), *self._windows("send-number-total", number),
-                *self._windows("send-country", phone.country(number)), *self._windows("send-prefix", number[:-4]),
-                *self._windows("send-global", "all")]
+        """Per number and client, and per number: what bounds the SMS one person gets."""
+        return [*self._windows("send-number", f"{number}|{caller.key}"), *self._windows("send-number-total", number)]
+
+    def _budgets(self, number: str) -> list[Budget]:
+        """The shared budgets of a destination: its country, its block of 10,000 numbers (as pumping rotates
+        through) and all destinations together."""
+        keys = {"send-country": phone.country(number), "send-prefix": number[:-4], "send-global": "all"}
+        return [Budget(scope, f"{BUDGET_PREFIX}{scope}:{key}:{item.amount}/{item.get_expiry()}", item.amount,
+                       item.get_expiry(), str(item)) for scope, key in keys.items() for item in self._items[scope]]
 
     def count_send(self, caller: Caller) -> None:
         """Count a request to a route that sends a code and ended before its send (a bad number, nothing to
@@ -100,15 +107,17 @@ class Limits:
             self._count(windows, number)
 
     @contextmanager
-    def send_budget(self, caller: Caller, number: str) -> Iterator[None]:
-        """Hold a send to ``number`` to its caller's and its destination's limits, and to its cooldown.
+    def send_budget(self, caller: Caller, number: str, delivery: str) -> Iterator[None]:
+        """Hold a send to ``number`` to its caller's and its destination's limits, its cooldown and budgets.
 
-        Before the send, in one round trip: the request is counted against its caller's limits, every limit
-        on the destination is tested, and the number's resend cooldown is taken in one atomic step (of two
-        sends racing to one number only one goes out; the other is answered 429). Past a limit, nothing is
-        sent: 429. A send that raised (nothing went out: a 409, a refused number, a provider failure) gives
-        the cooldown back and spends none of the destination's budget, so a stranger's requests cannot use
-        up the owner's; a send that delivered a code counts against every destination limit.
+        Before the send, in one round trip: the request is counted against its caller's limits, the number's
+        limits are tested, and its resend cooldown is taken in one atomic step (of two sends racing to one
+        number only one goes out; the other is answered 429). Then ``delivery`` (the verification id and
+        the delivery's number) takes a slot in each shared budget, atomically (app.limits.budgets). Past a
+        limit or a budget, nothing is sent: 429. A send that raised gives the cooldown back, spends none of
+        the number's limits (so a stranger's requests cannot use up the owner's), and gives its budget
+        slots back unless the provider may have sent (a timeout); one that delivered a code counts against
+        the number's limits, and its slots stay until its code is verified (``converted``).
         """
         if not self.enabled:
             yield
@@ -124,17 +133,43 @@ class Limits:
                 self._refuse_past([cooldown], taken[len(callers):], number)
             if full := [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
                         if count >= w.item.amount]:
-                raise self._too_many(full, number)
-            yield
+                raise self._too_many([(reset, w.scope, str(w.item)) for reset, w in full], number)
+            budgets = self._budgets(number)
+            if spent := self._budget_call(self.budgets.take, budgets, delivery):
+                raise self._too_many([(frees, b.scope, b.text) for b, frees in spent], number)
         except BaseException:
             if cooldown and taken[-1]:
                 self._clear(cooldown.key)
+            raise
+        try:
+            yield
+        except BaseException as exc:
+            if cooldown and taken[-1]:
+                self._clear(cooldown.key)
+            if not (isinstance(exc, OtpError) and exc.may_have_sent):
+                self._budget_call(self.budgets.give_back, budgets, [delivery])
             raise
         try:
             self._moving_windows([], destination)
         except StoreError as exc:
             # The code is on its way: a 503 now would only make the person ask for another.
             log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
+
+    def converted(self, number: str, deliveries: Sequence[str]) -> None:
+        """Give back the budget slots of a verified code's ``deliveries``: a code typed back is no pumping.
+        A storage fault costs the slots (they expire with their window), never the person's approval."""
+        if not self.enabled:
+            return
+        try:
+            self._budget_call(self.budgets.give_back, self._budgets(number), deliveries)
+        except StoreError:
+            log.error("could not give back the budget slots of a verified code")
+
+    def _budget_call(self, method: Callable[..., T], *args: Any) -> T:
+        try:
+            return method(*args)
+        except LimitStorageError as exc:
+            raise _storage_down(exc) from exc
 
     def _count(self, windows: Sequence[Window], number: str) -> None:
         """Count a request in each window, in one round trip; 429 when one had no room left."""
@@ -144,14 +179,15 @@ class Limits:
         """Answer 429 when a window had no room left for the entry it was asked for."""
         if full := [w for w, ok in zip(windows, taken, strict=True) if not ok]:
             starts = self._moving_windows(full, [])[0]
-            raise self._too_many([(start + w.item.get_expiry(), w) for w, (start, _) in zip(full, starts, strict=True)],
-                                 number)
+            raise self._too_many([(start + w.item.get_expiry(), w.scope, str(w.item))
+                                  for w, (start, _) in zip(full, starts, strict=True)], number)
 
-    def _too_many(self, full: Sequence[tuple[float, Window]], number: str) -> RateLimitedError:
-        """The 429 for full windows (each with the time it frees an entry): the wait is the longest of them."""
-        reset, window = max(full, key=lambda pair: pair[0])
-        _breached(window.scope, str(window.item), number)
-        return RateLimitedError(max(1, math.ceil(reset - time.time())), window.scope)
+    def _too_many(self, full: Sequence[tuple[float, str, str]], number: str) -> RateLimitedError:
+        """The 429 for full windows or budgets, each as (when it frees a slot, its scope, its limit): the wait
+        is the longest of them."""
+        reset, scope, limit = max(full)
+        _breached(scope, limit, number)
+        return RateLimitedError(max(1, math.ceil(reset - time.time())), scope)
 
     def _clear(self, key: str) -> None:
         try:

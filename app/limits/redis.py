@@ -1,6 +1,5 @@
-"""Many moving windows in one round trip to one Redis: limits' own Lua scripts, pipelined.
-
-limits' storage API answers one window per call, a round trip each; a send tests and counts a dozen.
+"""The limits on Redis: many moving windows in one round trip (limits' own Lua scripts, pipelined: its
+storage API answers one window per call, and a send tests and counts a dozen), and the send budgets' sets.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisError
 
 from . import Window
+from .budgets import Budget
 
 
 def moving_windows(storage: RedisStorage, read: Sequence[Window],
@@ -70,3 +70,55 @@ def storage_options(url: str) -> dict[str, Any]:
     if url.startswith("redis"):
         return {"socket_timeout": 2, "socket_connect_timeout": 2}
     return {}
+
+
+# KEYS: the budgets' sets; ARGV: member, now, then each budget's limit and seconds. Nothing is taken unless
+# every budget has room; the answer lists the full ones (1-based) with the score of their oldest slot.
+_TAKE = """
+local member, now, full = ARGV[1], tonumber(ARGV[2]), {}
+for i, key in ipairs(KEYS) do
+  local limit, seconds = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - seconds)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    table.insert(full, i)
+    table.insert(full, oldest[2] or tostring(now))
+  end
+end
+if #full == 0 then
+  for i, key in ipairs(KEYS) do
+    redis.call('ZADD', key, now, member)
+    redis.call('EXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+  end
+end
+return full
+"""
+
+
+class RedisBudgets:
+    """Slots in sorted sets on the limits' Redis (one server, a Sentinel's master or a Cluster: every budget
+    key carries one hash tag, so the one script that takes them runs on one node)."""
+
+    def __init__(self, client: Any) -> None:
+        self._redis = client
+        self._take = client.register_script(_TAKE)
+
+    def take(self, budgets: Sequence[Budget], member: str) -> list[tuple[Budget, float]]:
+        args: list[object] = [member, time.time()]
+        for budget in budgets:
+            args += [budget.limit, budget.seconds]
+        try:
+            answer = self._take(keys=[b.key for b in budgets], args=args)
+        except RedisError as exc:
+            raise LimitStorageError(exc) from exc
+        return [(budgets[int(answer[i]) - 1], float(answer[i + 1]) + budgets[int(answer[i]) - 1].seconds)
+                for i in range(0, len(answer), 2)]
+
+    def give_back(self, budgets: Sequence[Budget], members: Sequence[str]) -> None:
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for budget in budgets:
+                    pipe.zrem(budget.key, *members)
+                pipe.execute()
+        except RedisError as exc:
+            raise LimitStorageError(exc) from exc

@@ -50,8 +50,11 @@ RateLimit = Annotated[str, Field(validate_default=True)]
 RATE_LIMIT_NAMES = ("OTP_RATELIMIT_REQUEST_IP", "OTP_RATELIMIT_REQUEST_NUMBER", "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
                     "OTP_RATELIMIT_CHECK_IP", "OTP_RATELIMIT_CHECK_NUMBER", "OTP_RATELIMIT_KEY",
                     "OTP_RATELIMIT_COUNTRY", "OTP_RATELIMIT_PREFIX", "OTP_RATELIMIT_GLOBAL")
-# Every storage scheme limits knows (its registry; not in limits.storage's __all__).
-LIMITS_SCHEMES: frozenset[str] = frozenset(limits_storage.SCHEMES)  # type: ignore[attr-defined]
+# The limits storages the service counts on: memory, and Redis, where the send budgets keep their slots too
+# (app.limits.budgets); each is one limits knows (its registry, not in limits.storage's __all__).
+LIMITS_SCHEMES: tuple[str, ...] = tuple(s for s in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
+                                                    "redis+cluster")
+                                        if s in limits_storage.SCHEMES)  # type: ignore[attr-defined]
 # The mapping load_settings reads, for the one source of the settings (below).
 _ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("environ")
 
@@ -194,8 +197,8 @@ class Settings(BaseSettings):
             store = _data(info, "OTP_STORE_URL", "")
             return str(store) if backend_of(store) == "redis" else "memory://"
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-        if scheme not in LIMITS_SCHEMES or scheme.startswith("async+"):
-            schemes = ", ".join(f"{s}://" for s in sorted(LIMITS_SCHEMES) if not s.startswith("async+"))
+        if scheme not in LIMITS_SCHEMES:
+            schemes = ", ".join(f"{s}://" for s in LIMITS_SCHEMES)
             raise ValueError(f"OTP_RATELIMIT_STORAGE_URL must start with one of {schemes}")
         return value
 
