@@ -61,6 +61,18 @@ def bucket(address: str, ipv6_prefix: int) -> str:
     return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
+def network(address: str) -> str:
+    """The network an address shares with its neighbours: an IPv4 /24 (a carrier NAT, an office), an IPv6
+    /48 (a site's delegation)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
+
+
 def caller(address: str, api_key: str, ipv6_prefix: int) -> Caller:
     """The caller at ``address``, vouched for by the API key named ``api_key`` ('' for none)."""
     key = bucket(address, ipv6_prefix)

@@ -30,6 +30,7 @@ class Captcha:
 
     def __init__(self, provider: str, secret: str) -> None:
         self.provider = provider
+        self.configured = bool(provider)
         self._secret = secret
 
     def verify(self, token: object, address: str) -> None:

@@ -25,6 +25,8 @@ class OtpError(Exception):
     may_have_sent = False
     # The id of the verification this error ended (its cookie is then cleared), if it ended one.
     ended: str | None = None
+    # More fields of the answer, beside error and code (which budget was spent: {"limit": "country"}).
+    details: dict[str, str] = {}
 
     def __init__(self, message: str | None = None, *, may_have_sent: bool | None = None) -> None:
         super().__init__(message or self.message)
@@ -91,11 +93,25 @@ class RateLimitedError(OtpError):
     status, code = 429, "rate_limited"
     message = "Too many attempts. Please wait before trying again."
 
-    def __init__(self, retry_after: int, scope: str = "") -> None:
+    def __init__(self, retry_after: int, scope: str = "", limit: str = "") -> None:
         super().__init__()
         self.retry_after = max(1, retry_after)
-        # The limit's scope (send-ip, send-number, ...), for the metric; never sent to the client.
+        # The limit's scope (send-ip, send-number, ...), for the metric; and, for a shared budget, its name.
         self.scope = scope
+        if limit:
+            self.details = {"limit": limit}
+
+
+class ChallengeRequiredError(OtpError):
+    """A shared budget of this destination is spent: a send needs a solved challenge (GET /challenge)."""
+
+    status, code = 428, "challenge_required"
+    message = ("Many codes went to numbers like this one recently. Please confirm you are a person (solve the "
+               "challenge), then ask again.")
+
+    def __init__(self, limit: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.details = {"limit": limit}
 
 
 class VerificationInProgressError(OtpError):

@@ -20,6 +20,9 @@ VERIFICATIONS = Counter("otp_verifications", "Verification outcomes: started, ap
                         "too_many_attempts, in_progress, resent, cancelled, failed.", ["outcome", "country"])
 RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit, by the limit's scope.",
                        ["endpoint", "scope"])
+# A send past a shared budget: asked for a challenge (428), or let through with a solution or a CAPTCHA.
+CHALLENGES = Counter("otp_challenges", "Sends past a shared budget, by budget, outcome (asked, solved) and "
+                     "destination country.", ["budget", "outcome", "country"])
 VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonage status (legacy status, "
                         "HTTP status, timeout or connection).", ["operation", "status"])
 VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],

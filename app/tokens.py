@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -144,6 +145,12 @@ class TokenIssuer:
     @property
     def kid(self) -> str:
         return str(self._jwk["kid"])
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A secret for ``purpose`` that every worker and machine holding this signing key derives alike."""
+        der = self._key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+        return hmac.new(der, f"otp-service {purpose}".encode(), hashlib.sha256).digest()
 
     def issue(self, verified: Verified, issuer: str | None = None) -> str:
         """Sign the token for one verification (``issuer`` stands in when none is configured)."""

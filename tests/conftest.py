@@ -202,6 +202,7 @@ def make_app() -> Iterator[MakeApp]:
     yield make
     for app in made:
         app.extensions["otp_store"].close()
+        app.extensions["otp_limits"].close()
 
 
 @pytest.fixture

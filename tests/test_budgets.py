@@ -34,6 +34,7 @@ def budgets(request: pytest.FixtureRequest) -> Iterator[BudgetStore]:
     client = storage.get_connection()  # type: ignore[attr-defined]
     for key in list(client.scan_iter(match=f"{BUDGET_PREFIX}*")) if request.param == "redis" else []:
         client.delete(key)
+    client.close()
 
 
 def budget(name: str, limit: int = 2, seconds: int = 60) -> Budget:
@@ -107,8 +108,8 @@ def test_a_verified_code_gives_its_slot_back_and_an_unverified_one_keeps_it(
         assert started.status_code == 200
         checked = client.post("/check-otp", json={"verificationId": started.json["verificationId"], "code": "123456"})
         assert checked.status_code == 200
-    # Two codes nobody types back spend it.
-    assert [send(client, f"+1415556{i:04d}", f"198.51.100.{10 + i}") for i in range(3)] == [200, 200, 429]
+    # Two codes nobody types back spend it: the next send needs a solved challenge.
+    assert [send(client, f"+1415556{i:04d}", f"198.51.100.{10 + i}") for i in range(3)] == [200, 200, 428]
 
 
 @pytest.mark.parametrize("api", ["legacy"])
@@ -130,6 +131,7 @@ def test_concurrent_sends_cannot_overshoot_a_budget(redis_settings: dict[str, st
     for thread in threads:
         thread.join()
 
-    # Every send of the block took its slot before Vonage was asked: five went out, the rest waited.
-    assert sorted(statuses) == [200] * 5 + [429] * 15
+    # Every send of the block took its slot before Vonage was asked: five went out, the rest were asked to
+    # solve a challenge first.
+    assert sorted(statuses) == [200] * 5 + [428] * 15
     assert len(vonage.calls("start")) == 5

@@ -83,6 +83,8 @@ class ScriptedProvider:
 
 
 class NoCaptcha:
+    configured = False
+
     def __init__(self, refuse: bool = False) -> None:
         self.refuse = refuse
 
@@ -91,11 +93,16 @@ class NoCaptcha:
             raise CaptchaFailedError()
 
 
+class NoSolutions:
+    def redeem(self, solution: object) -> bool:
+        return False
+
+
 def lifecycle(provider: ScriptedProvider, *, limits: str = "false", captcha: NoCaptcha | None = None,
               **settings: str) -> Lifecycle:
     config = load_settings({"OTP_PROVIDER": "console", "OTP_RATELIMIT_ENABLED": limits, **settings})
     return Lifecycle(store=MemoryStore(), provider=provider, limits=Limits(MemoryStorage(), config),
-                     captcha=captcha or NoCaptcha(), channels=("sms", "voice"))
+                     captcha=captcha or NoCaptcha(), challenges=NoSolutions(), channels=("sms", "voice"))
 
 
 def started(cycle: Lifecycle) -> Pending:

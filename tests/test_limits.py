@@ -152,25 +152,26 @@ def test_velocity_limits_on_destinations(redis_settings: dict[str, str], vonage:
                                          scope: str, make_app: MakeApp) -> None:
     app = make_app(redis_settings | {setting: "3/hour"})
     vonage.start("ok")
-    before = _hits(app, scope)
+    before = _asked(app, scope.removeprefix("send-"))
 
     with caplog.at_level(logging.INFO):
         statuses = [send(app.test_client(), n, who={"REMOTE_ADDR": f"192.0.2.{i}"}) for i, n in enumerate(numbers)]
 
-    assert statuses == [200, 200, 200, 429]
+    assert statuses == [200, 200, 200, 428]
     [warning] = [r for r in caplog.records if getattr(r, "event", "") == "velocity_limited"]
     assert warning.levelno == logging.WARNING and warning.scope == scope  # type: ignore[attr-defined]
     assert warning.country == ("US" if scope != "send-global" else "DE")  # type: ignore[attr-defined]
     assert numbers[-1] not in caplog.text and numbers[-1][:-4] not in caplog.text  # masked prefix only
-    assert _hits(app, scope) - before == 1
+    assert _asked(app, scope.removeprefix("send-")) - before == 1
 
 
-def _hits(app: object, scope: str) -> float:
+def _asked(app: object, budget: str) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
     text = app.test_client().get("/metrics").get_data(as_text=True)  # type: ignore[attr-defined]
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == "otp_rate_limit_hits_total" and s.labels.get("scope") == scope)
+               if s.name == "otp_challenges_total" and s.labels.get("budget") == budget
+               and s.labels.get("outcome") == "asked")
 
 
 def test_the_shared_budgets_count_only_what_may_have_been_delivered(redis_settings: dict[str, str],
@@ -181,7 +182,7 @@ def test_the_shared_budgets_count_only_what_may_have_been_delivered(redis_settin
     vonage.raw("start", body=requests.ReadTimeout("lost"))  # may have gone out: the slot stays
     vonage.start("ok")
 
-    assert [send(client, f"+1415{200 + i:03d}2671") for i in range(6)] == [422, 503, 504, 200, 200, 429]
+    assert [send(client, f"+1415{200 + i:03d}2671") for i in range(6)] == [422, 503, 504, 200, 200, 428]
 
 
 def test_limits_hold_when_redis_has_forgotten_their_scripts(redis_settings: dict[str, str],
@@ -195,7 +196,7 @@ def test_limits_hold_when_redis_has_forgotten_their_scripts(redis_settings: dict
         redis.Redis.from_url(REDIS_URL).script_flush()
         statuses.append(send(client, f"+1415555{2600 + i:04d}"))
 
-    assert statuses == [200, 200, 200, 429]
+    assert statuses == [200, 200, 200, 428]
 
 
 def test_a_code_sent_is_answered_200_even_when_its_count_cannot_be_kept(

@@ -34,7 +34,7 @@ from ..limits import Limits
 from ..metrics import VERIFICATIONS, last_provider_ms
 from ..providers import Provider, State
 from ..store import Pending, Store
-from .results import Approved, Delivery, HumanCheck, Resent, Started, ended
+from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery, ended
 
 log = logging.getLogger(__name__)
 
@@ -56,38 +56,31 @@ LOST_ANSWER = ("This code may already have been accepted: the answer to an earli
                "verification is over now. Please request a new code.")
 
 
-def delivery(verification_id: str, made: int) -> str:
-    """The name of a verification's delivery number ``made``: its slot in the send budgets."""
-    return f"{verification_id}#{made}"
-
-
 class Lifecycle:
     """The four verbs of a verification, over one store, one provider and one set of limits."""
 
     def __init__(self, *, store: Store, provider: Provider, limits: Limits, captcha: HumanCheck,
-                 channels: Sequence[str], allowed_countries: Collection[str] = (),
+                 challenges: ProofOfWork, channels: Sequence[str], allowed_countries: Collection[str] = (),
                  allowed_kinds: Collection[str] = ()) -> None:
         self.store = store
         self.provider = provider
         self.limits = limits
         self._captcha = captcha
+        self._challenges = challenges
         self.channels = tuple(channels)
         self._countries = allowed_countries
         self._kinds = allowed_kinds
         self._resend_in = limits.cooldown if limits.enabled else 0
-
-    @property
-    def lifetime(self) -> int:
-        """Seconds a new verification lives."""
-        return self.provider.lifetime
 
     # --- start and resend ---------------------------------------------------------------------------
     def refused_send(self, caller: Caller) -> None:
         """Count a send request that ended before the lifecycle (malformed): 429 past its caller's limits."""
         self.limits.count_send(caller)
 
-    def start(self, caller: Caller, number: phonenumbers.PhoneNumber, nonce: str, captcha_token: object) -> Started:
-        """Send a code to ``number`` and keep the new verification under a fresh id."""
+    def start(self, caller: Caller, number: phonenumbers.PhoneNumber, nonce: str, captcha_token: object,
+              solution: object = None) -> Started:
+        """Send a code to ``number`` and keep the new verification under a fresh id. Past a shared budget the
+        send needs ``solution`` (of a challenge) or a configured CAPTCHA."""
         e164 = phone.e164(number)
         try:
             phone.screen(number, self._countries, self._kinds)
@@ -96,10 +89,12 @@ class Lifecycle:
             raise
         # The id is made first: the delivery's budget slots are named by it.
         verification_id = secrets.token_urlsafe(ID_BYTES)
-        with self.limits.send_budget(caller, e164, delivery(verification_id, 1)):
+        with self.limits.send_budget(caller, e164, delivery(verification_id, 1)) as send:
             # Inside the budget, whose round trip counted the caller: a refused CAPTCHA gives the cooldown back
-            # and spends none of the number's budget.
+            # and spends none of the number's budget. A CAPTCHA, when there is one, proves a person as a
+            # solved challenge does.
             self._captcha.verify(captcha_token, caller.address)
+            send.take_budgets(lambda: self._captcha.configured or self._challenges.redeem(solution))
             return self._start(caller, e164, nonce, verification_id)
 
     def _start(self, caller: Caller, number: str, nonce: str, verification_id: str) -> Started:
@@ -123,18 +118,20 @@ class Lifecycle:
 
     def _keep(self, verification_id: str, number: str, request_id: str, nonce: str) -> Started:
         verification = Pending(verification_id, number, request_id, nonce)
-        self.store.create(verification, self.lifetime + TTL_MARGIN)
-        return Started(verification, self._delivery(1), self.lifetime)
+        self.store.create(verification, self.provider.lifetime + TTL_MARGIN)
+        return Started(verification, self._delivery(1), self.provider.lifetime)
 
-    def resend(self, caller: Caller, verification_id: str, number: str | None) -> Resent:
-        """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
+    def resend(self, caller: Caller, verification_id: str, number: str | None, solution: object = None) -> Resent:
+        """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS); past
+        a shared budget it needs ``solution``."""
         try:
             verification = self.owned(verification_id, number)
         except OtpError:
             self.limits.count_send(caller)
             raise
         made = delivery(verification.id, verification.deliveries + 1)
-        with self.limits.send_budget(caller, verification.number, made):
+        with self.limits.send_budget(caller, verification.number, made) as send:
+            send.take_budgets(lambda: self._challenges.redeem(solution))
             self._act(verification, self.provider.resend)
         try:
             self.store.count_delivery(verification.id)
@@ -260,7 +257,8 @@ class Lifecycle:
         it is Approved, the other 404, so that one approval never yields two tokens."""
         if not self._end(counted, "approved"):
             raise ended(NoPendingVerificationError(), counted)
-        self.limits.converted(counted.number, [delivery(counted.id, made) for made in range(1, counted.deliveries + 1)])
+        made = range(1, counted.deliveries + 1)
+        self.limits.converted(caller, counted.number, [delivery(counted.id, n) for n in made])
         self._event("approved", counted.number, caller, event="code_checked")
         return Approved(counted, self.channels[:counted.deliveries])
 

@@ -12,8 +12,17 @@ from ..store import Pending
 class HumanCheck(Protocol):
     """The CAPTCHA a send must pass (app.captcha)."""
 
+    configured: bool
+
     def verify(self, token: object, address: str) -> None:
         """Return when ``token`` proves a human (or no CAPTCHA is configured); raise an OtpError otherwise."""
+
+
+class ProofOfWork(Protocol):
+    """The challenge a send must solve past a shared budget (app.challenge)."""
+
+    def redeem(self, solution: object) -> bool:
+        """True, once, for a valid solution; False for none, an expired one or a replay."""
 
 
 @dataclass(frozen=True)
@@ -50,3 +59,8 @@ def ended(error: OtpError, verification: Pending) -> OtpError:
     """Mark ``error`` as the end of ``verification`` (its cookie is cleared), and return it."""
     error.ended = verification.id
     return error
+
+
+def delivery(verification_id: str, made: int) -> str:
+    """The name of a verification's delivery number ``made``: its slot in the send budgets."""
+    return f"{verification_id}#{made}"

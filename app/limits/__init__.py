@@ -20,8 +20,9 @@ from limits.errors import StorageError as LimitStorageError
 from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorage, Storage, storage_from_string
 
 from .. import phone
-from ..callers import Caller
-from ..errors import OtpError, RateLimitedError, StoreError
+from ..callers import Caller, network
+from ..errors import ChallengeRequiredError, OtpError, RateLimitedError, StoreError
+from ..metrics import CHALLENGES
 from ..settings import Settings
 from .budgets import BUDGET_PREFIX, Budget, budgets_for
 
@@ -30,13 +31,30 @@ T = TypeVar("T")
 
 # Limits on where codes go, as carriers' and Vonage's anti-fraud do: they name SMS pumping, so a breach is a
 # warning for operators, not a client's mistake.
-VELOCITY_SCOPES = ("send-country", "send-prefix", "send-global")
+VELOCITY_SCOPES = ("send-country", "send-prefix", "send-network", "send-global", "send-spend-cap")
 KEY_PREFIX = "otp"
 # scope -> the setting that holds its limits.
-SETTINGS = {"send-ip": "OTP_RATELIMIT_REQUEST_IP", "check-ip": "OTP_RATELIMIT_CHECK_IP", "api-key": "OTP_RATELIMIT_KEY",
+# The shared budgets' names in answers (``limit``): which brake the send met.
+BUDGET_NAMES = {"send-country": "country", "send-prefix": "prefix", "send-network": "network", "send-global": "global",
+                "send-spend-cap": "spend_cap"}
+SETTINGS = {"send-network": "OTP_RATELIMIT_REQUEST_NETWORK", "send-spend-cap": "OTP_RATELIMIT_SPEND_CAP",
+            "send-ip": "OTP_RATELIMIT_REQUEST_IP", "check-ip": "OTP_RATELIMIT_CHECK_IP", "api-key": "OTP_RATELIMIT_KEY",
             "send-number": "OTP_RATELIMIT_REQUEST_NUMBER", "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
             "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
             "send-global": "OTP_RATELIMIT_GLOBAL", "check-number": "OTP_RATELIMIT_CHECK_NUMBER"}
+
+
+class Send:
+    """One send held by ``Limits.send_budget``: ``take_budgets`` between the limits and the provider call."""
+
+    def __init__(self, limits: Limits | None, caller: Caller, number: str, delivery: str) -> None:
+        self._limits, self._caller, self._number, self._delivery = limits, caller, number, delivery
+        self.budgets: list[Budget] = []
+
+    def take_budgets(self, proof: Callable[[], bool]) -> None:
+        """Take this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off."""
+        if self._limits is not None:
+            self.budgets = self._limits.take_budgets(self._caller, self._number, self._delivery, proof)
 
 
 class Window(NamedTuple):
@@ -70,6 +88,15 @@ class Limits:
         assert isinstance(storage, Storage)  # the settings refuse async storage schemes
         return cls(storage, settings)
 
+    def close(self) -> None:
+        """Release the storage's connections (a Redis storage's pool)."""
+        if isinstance(self.storage, RedisStorage):
+            client = self.storage.get_connection()
+            client.close()
+            pool = getattr(client, "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
+
     def _windows(self, scope: str, key: str) -> list[Window]:
         return [Window(scope, item, item.key_for(KEY_PREFIX, key, scope)) for item in self._items[scope]]
 
@@ -84,12 +111,14 @@ class Limits:
         """Per number and client, and per number: what bounds the SMS one person gets."""
         return [*self._windows("send-number", f"{number}|{caller.key}"), *self._windows("send-number-total", number)]
 
-    def _budgets(self, number: str) -> list[Budget]:
-        """The shared budgets of a destination: its country, its block of 10,000 numbers (as pumping rotates
-        through) and all destinations together."""
-        keys = {"send-country": phone.country(number), "send-prefix": number[:-4], "send-global": "all"}
+    def _budgets(self, caller: Caller, number: str) -> list[Budget]:
+        """The shared budgets of a send: its destination's country, its block of 10,000 numbers (as pumping
+        rotates through), its caller's network, all destinations together, and the spend cap."""
+        keys = {"send-country": phone.country(number), "send-prefix": number[:-4],
+                "send-network": network(caller.address), "send-global": "all", "send-spend-cap": "all"}
         return [Budget(scope, f"{BUDGET_PREFIX}{scope}:{key}:{item.amount}/{item.get_expiry()}", item.amount,
-                       item.get_expiry(), str(item)) for scope, key in keys.items() for item in self._items[scope]]
+                       item.get_expiry(), str(item), hard=scope == "send-spend-cap")
+                for scope, key in keys.items() for item in self._items[scope]]
 
     def count_send(self, caller: Caller) -> None:
         """Count a request to a route that sends a code and ended before its send (a bad number, nothing to
@@ -107,20 +136,21 @@ class Limits:
             self._count(windows, number)
 
     @contextmanager
-    def send_budget(self, caller: Caller, number: str, delivery: str) -> Iterator[None]:
+    def send_budget(self, caller: Caller, number: str, delivery: str) -> Iterator[Send]:
         """Hold a send to ``number`` to its caller's and its destination's limits, its cooldown and budgets.
 
         Before the send, in one round trip: the request is counted against its caller's limits, the number's
         limits are tested, and its resend cooldown is taken in one atomic step (of two sends racing to one
-        number only one goes out; the other is answered 429). Then ``delivery`` (the verification id and
-        the delivery's number) takes a slot in each shared budget, atomically (app.limits.budgets). Past a
-        limit or a budget, nothing is sent: 429. A send that raised gives the cooldown back, spends none of
-        the number's limits (so a stranger's requests cannot use up the owner's), and gives its budget
-        slots back unless the provider may have sent (a timeout); one that delivered a code counts against
-        the number's limits, and its slots stay until its code is verified (``converted``).
+        number only one goes out; the other is answered 429). Past one, nothing is sent: 429. Then the
+        caller takes ``delivery``'s slots in the shared budgets (``Send.take_budgets``). A send that raised
+        gives the cooldown back, spends none of the number's limits (so a stranger's requests cannot use up
+        the owner's), and gives its budget slots back unless the provider may have sent (a timeout); one
+        that delivered a code counts against the number's limits, and its slots stay until its code is
+        verified (``converted``).
         """
+        send = Send(self if self.enabled else None, caller, number, delivery)
         if not self.enabled:
-            yield
+            yield send
             return
         callers = self._caller("send-ip", caller)
         destination = self._destination(caller, number)
@@ -134,20 +164,12 @@ class Limits:
             if full := [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
                         if count >= w.item.amount]:
                 raise self._too_many([(reset, w.scope, str(w.item)) for reset, w in full], number)
-            budgets = self._budgets(number)
-            if spent := self._budget_call(self.budgets.take, budgets, delivery):
-                raise self._too_many([(frees, b.scope, b.text) for b, frees in spent], number)
-        except BaseException:
-            if cooldown and taken[-1]:
-                self._clear(cooldown.key)
-            raise
-        try:
-            yield
+            yield send
         except BaseException as exc:
             if cooldown and taken[-1]:
                 self._clear(cooldown.key)
-            if not (isinstance(exc, OtpError) and exc.may_have_sent):
-                self._budget_call(self.budgets.give_back, budgets, [delivery])
+            if send.budgets and not (isinstance(exc, OtpError) and exc.may_have_sent):
+                self._budget_call(self.budgets.give_back, send.budgets, [delivery])
             raise
         try:
             self._moving_windows([], destination)
@@ -155,13 +177,33 @@ class Limits:
             # The code is on its way: a 503 now would only make the person ask for another.
             log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
 
-    def converted(self, number: str, deliveries: Sequence[str]) -> None:
+    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool]) -> list[Budget]:
+        """Take ``delivery``'s slot in every shared budget of its destination and caller's network, in one
+        atomic step. Past a soft budget the send needs ``proof()`` (a solved challenge, a CAPTCHA): without
+        it, 428 challenge_required; with it, the slots are taken anyway. Past the spend cap, 429 whatever
+        was proved."""
+        budgets = self._budgets(caller, number)
+        full = self._budget_call(self.budgets.take, budgets, delivery)
+        if full and not any(b.hard for b, _ in full):
+            budget = max(full, key=lambda pair: pair[1])[0]
+            name, country = BUDGET_NAMES[budget.scope], phone.country(number)
+            if not proof():
+                _breached(budget.scope, budget.text, number)
+                CHALLENGES.labels(name, "asked", country).inc()
+                raise ChallengeRequiredError(name)
+            CHALLENGES.labels(name, "solved", country).inc()
+            full = self._budget_call(self.budgets.take, budgets, delivery, True)
+        if full:
+            raise self._too_many([(frees, b.scope, b.text) for b, frees in full if b.hard], number)
+        return budgets
+
+    def converted(self, caller: Caller, number: str, deliveries: Sequence[str]) -> None:
         """Give back the budget slots of a verified code's ``deliveries``: a code typed back is no pumping.
         A storage fault costs the slots (they expire with their window), never the person's approval."""
         if not self.enabled:
             return
         try:
-            self._budget_call(self.budgets.give_back, self._budgets(number), deliveries)
+            self._budget_call(self.budgets.give_back, self._budgets(caller, number), deliveries)
         except StoreError:
             log.error("could not give back the budget slots of a verified code")
 
@@ -187,7 +229,7 @@ class Limits:
         is the longest of them."""
         reset, scope, limit = max(full)
         _breached(scope, limit, number)
-        return RateLimitedError(max(1, math.ceil(reset - time.time())), scope)
+        return RateLimitedError(max(1, math.ceil(reset - time.time())), scope, BUDGET_NAMES.get(scope, ""))
 
     def _clear(self, key: str) -> None:
         try:

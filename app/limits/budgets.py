@@ -31,12 +31,15 @@ class Budget:
     limit: int
     seconds: int
     text: str = ""  # the setting's words for it, for the log: "200 per 1 hour"
+    # A hard budget (the spend cap) refuses even a send that proved itself; a soft one asks for a proof.
+    hard: bool = False
 
 
 class BudgetStore(Protocol):
-    def take(self, budgets: Sequence[Budget], member: str) -> list[tuple[Budget, float]]:
-        """Take a slot for ``member`` in every budget, or in none: the full ones, each with the time its oldest
-        slot frees (empty when the slots were taken)."""
+    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> list[tuple[Budget, float]]:
+        """Take a slot for ``member`` in every budget, or in none; ``force`` takes them in full soft budgets
+        too (never past a full hard one). Answers the full budgets that stopped it, each with the time its
+        oldest slot frees: empty when the slots were taken."""
 
     def give_back(self, budgets: Sequence[Budget], members: Sequence[str]) -> None:
         """Give back the slots of ``members`` in every budget (a slot already expired is nothing to give)."""
@@ -55,15 +58,16 @@ class MemoryBudgets:
             del slots[member]
         return slots
 
-    def take(self, budgets: Sequence[Budget], member: str) -> list[tuple[Budget, float]]:
+    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> list[tuple[Budget, float]]:
         with self._lock:
             now = time.time()
             full = [(b, min(slots.values()) + b.seconds) for b in budgets
                     if len(slots := self._live(b, now)) >= b.limit]
-            if not full:
-                for budget in budgets:
-                    self._slots[budget.key][member] = now
-            return full
+            if any(b.hard for b, _ in full) or (full and not force):
+                return full
+            for budget in budgets:
+                self._slots[budget.key][member] = now
+            return []
 
     def give_back(self, budgets: Sequence[Budget], members: Sequence[str]) -> None:
         with self._lock:

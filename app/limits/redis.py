@@ -72,26 +72,27 @@ def storage_options(url: str) -> dict[str, Any]:
     return {}
 
 
-# KEYS: the budgets' sets; ARGV: member, now, then each budget's limit and seconds. Nothing is taken unless
-# every budget has room; the answer lists the full ones (1-based) with the score of their oldest slot.
+# KEYS: the budgets' sets; ARGV: member, now, force, then each budget's limit, seconds and hardness. Nothing
+# is taken past a full hard budget, nor past a full soft one unless forced; the answer lists the full ones
+# that stopped it (1-based) with the score of their oldest slot, and is empty when the slots were taken.
 _TAKE = """
-local member, now, full = ARGV[1], tonumber(ARGV[2]), {}
+local member, now, force, full, hard = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1', {}, false
 for i, key in ipairs(KEYS) do
-  local limit, seconds = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  local limit, seconds = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - seconds)
   if redis.call('ZCARD', key) >= limit then
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     table.insert(full, i)
     table.insert(full, oldest[2] or tostring(now))
+    if ARGV[3 + 3 * i] == '1' then hard = true end
   end
 end
-if #full == 0 then
-  for i, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, member)
-    redis.call('EXPIRE', key, tonumber(ARGV[2 + 2 * i]))
-  end
+if hard or (#full > 0 and not force) then return full end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, member)
+  redis.call('EXPIRE', key, tonumber(ARGV[2 + 3 * i]))
 end
-return full
+return {}
 """
 
 
@@ -103,10 +104,10 @@ class RedisBudgets:
         self._redis = client
         self._take = client.register_script(_TAKE)
 
-    def take(self, budgets: Sequence[Budget], member: str) -> list[tuple[Budget, float]]:
-        args: list[object] = [member, time.time()]
+    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> list[tuple[Budget, float]]:
+        args: list[object] = [member, time.time(), int(force)]
         for budget in budgets:
-            args += [budget.limit, budget.seconds]
+            args += [budget.limit, budget.seconds, int(budget.hard)]
         try:
             answer = self._take(keys=[b.key for b in budgets], args=args)
         except RedisError as exc:

@@ -13,13 +13,12 @@ import enum
 import os
 import re
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from limits import parse_many
 from limits import storage as limits_storage
 from pydantic import Field, ValidationError, ValidationInfo, computed_field, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..errors import ConfigError
 from ..store import BACKENDS, backend_of
@@ -35,6 +34,7 @@ from .rules import (
     signing_key,
     structured,
 )
+from .source import ENVIRON, Environ
 
 __all__ = ["ConfigError", "ProviderName", "Settings", "load_settings", "log_format", "store_url_from"]
 
@@ -49,25 +49,13 @@ CsvSet = Annotated[frozenset[str], NoDecode]
 RateLimit = Annotated[str, Field(validate_default=True)]
 RATE_LIMIT_NAMES = ("OTP_RATELIMIT_REQUEST_IP", "OTP_RATELIMIT_REQUEST_NUMBER", "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
                     "OTP_RATELIMIT_CHECK_IP", "OTP_RATELIMIT_CHECK_NUMBER", "OTP_RATELIMIT_KEY",
-                    "OTP_RATELIMIT_COUNTRY", "OTP_RATELIMIT_PREFIX", "OTP_RATELIMIT_GLOBAL")
+                    "OTP_RATELIMIT_COUNTRY", "OTP_RATELIMIT_PREFIX", "OTP_RATELIMIT_GLOBAL",
+                    "OTP_RATELIMIT_REQUEST_NETWORK", "OTP_RATELIMIT_SPEND_CAP")
 # The limits storages the service counts on: memory, and Redis, where the send budgets keep their slots too
 # (app.limits.budgets); each is one limits knows (its registry, not in limits.storage's __all__).
 LIMITS_SCHEMES: tuple[str, ...] = tuple(s for s in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
                                                     "redis+cluster")
                                         if s in limits_storage.SCHEMES)  # type: ignore[attr-defined]
-# The mapping load_settings reads, for the one source of the settings (below).
-_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("environ")
-
-
-class _Environ(EnvSettingsSource):
-    """Environment variables from the mapping load_settings was given (the process environment by default),
-    each stripped, an empty one taken as unset."""
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name if self.case_sensitive else name.lower(): value.strip()
-                for name, value in _ENVIRON.get(os.environ).items() if value.strip()}
-
-
 def _data(info: ValidationInfo, name: str, default: Any = None) -> Any:
     """A setting declared above the one being checked; ``default`` when it was itself refused."""
     return info.data.get(name, default)
@@ -108,6 +96,16 @@ class Settings(BaseSettings):
     OTP_RATELIMIT_COUNTRY: RateLimit = "200/hour"
     OTP_RATELIMIT_PREFIX: RateLimit = "10/hour"
     OTP_RATELIMIT_GLOBAL: RateLimit = "2000/hour"
+    # Unconverted sends per IPv4 /24 and IPv6 /48 (carrier NATs, home delegations): past it, a challenge.
+    OTP_RATELIMIT_REQUEST_NETWORK: RateLimit = "30/hour"
+    # The bill's last brake: unconverted deliveries to all destinations, which even a solved challenge
+    # cannot pass.
+    OTP_RATELIMIT_SPEND_CAP: RateLimit = "500/hour;2000/day"
+    # The proof-of-work past a shared budget: ALTCHA's maxnumber (a client tries half of it on average; a
+    # mid-range phone's browser about a second at the default), and the key that signs challenges
+    # (derived from the token signing key when empty).
+    OTP_CHALLENGE_DIFFICULTY: int = Field(200_000, ge=1_000, le=1_000_000)
+    OTP_CHALLENGE_KEY: str = Field("", repr=False)
     OTP_RESEND_COOLDOWN: int = Field(30, ge=0, le=3600)
     OTP_TRUSTED_PROXIES: int = Field(0, ge=0, le=10)
     OTP_ALLOWED_COUNTRIES: CsvSet = frozenset()
@@ -133,7 +131,7 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], *args: Any,
                                    **kwargs: Any) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (_Environ(settings_cls),)
+        return (Environ(settings_cls),)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -170,6 +168,14 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{info.field_name} must be a rate limit such as '10/hour' or '3/10 minutes;10/day', "
                              f"got {value!r}") from None
+        return value
+
+    @field_validator("OTP_CHALLENGE_KEY")
+    @classmethod
+    def _challenge_key(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("OTP_CHALLENGE_KEY must be at least 32 characters (or empty: derived from the token "
+                             "signing key)")
         return value
 
     @field_validator("OTP_CAPTCHA")
@@ -264,14 +270,14 @@ class Settings(BaseSettings):
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings from ``environ`` (the process environment by default)."""
-    token = _ENVIRON.set(os.environ if environ is None else environ)
+    token = ENVIRON.set(os.environ if environ is None else environ)
     try:
         return Settings()
     except ValidationError as exc:
         problems = [problem(e, Settings.model_fields) for e in exc.errors(include_url=False)]
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     finally:
-        _ENVIRON.reset(token)
+        ENVIRON.reset(token)
 
 
 def store_url_from(environ: Mapping[str, str] | None = None) -> str:

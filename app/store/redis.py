@@ -176,3 +176,7 @@ class RedisStore:
 
     def close(self) -> None:
         self._redis.close()
+        # A client given its pool leaves the pool's connections open on close(): close them too.
+        pool = getattr(self._redis, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()

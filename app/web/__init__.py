@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import metrics
 from ..captcha import Captcha
+from ..challenge import Challenges
 from ..lifecycle import Lifecycle
 from ..limits import Limits
 from ..logs import request_id
@@ -64,6 +65,7 @@ def _token_issuer(settings: Settings) -> TokenIssuer:
 
 def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
+    tokens = _token_issuer(settings)
     store = store_from_url(settings.OTP_STORE_URL, channels=settings.OTP_CHANNELS,
                            record_days=settings.OTP_RECORD_DAYS, record_key=settings.OTP_RECORD_KEY)
     provider = provider_from_settings(settings)
@@ -71,10 +73,14 @@ def _services(app: Flask, settings: Settings) -> None:
     app.extensions["otp_store"] = store
     app.extensions["otp_limits"] = limits
     app.extensions["otp_settings"] = settings
-    app.extensions["otp_tokens"] = _token_issuer(settings)
+    app.extensions["otp_tokens"] = tokens
+    challenges = Challenges(settings.OTP_CHALLENGE_KEY.encode() or tokens.derived_secret("challenge key"),
+                            settings.OTP_CHALLENGE_DIFFICULTY, limits.storage)
+    app.extensions["otp_challenges"] = challenges
     app.extensions["otp_lifecycle"] = Lifecycle(
         store=store, provider=provider, limits=limits,
-        captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), channels=settings.OTP_CHANNELS,
+        captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), challenges=challenges,
+        channels=settings.OTP_CHANNELS,
         allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES)
     if settings.OTP_PROVIDER is ProviderName.CONSOLE:
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "

@@ -17,9 +17,9 @@ HTTP_CODES = {
 
 
 def error_response(status: int, code: str, message: str, retry_after: int | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    """Build the one JSON error body every failure uses."""
-    response = jsonify(error=message, code=code)
+                   headers: dict[str, str] | None = None, details: dict[str, str] | None = None) -> Response:
+    """Build the one JSON error body every failure uses (``details``: more fields beside error and code)."""
+    response = jsonify(error=message, code=code, **(details or {}))
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -37,7 +37,7 @@ def register_error_handlers(app: Flask) -> None:
             VERIFICATIONS.labels("failed", "").inc()
         if isinstance(exc, RateLimitedError):
             RATE_LIMITED.labels(request.endpoint or "unmatched", exc.scope).inc()
-        response = error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers)
+        response = error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers, exc.details)
         return forget_cookie(response, exc.ended)
 
     @app.errorhandler(HTTPException)

@@ -14,6 +14,7 @@ from flask import Response, abort, current_app, jsonify
 from markupsafe import escape
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..challenge import Challenges
 from ..errors import StoreError
 from ..metrics import exposition
 from ..store import Store
@@ -27,6 +28,13 @@ def jwks() -> Response:
     response = jsonify(get_tokens().jwks)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/challenge")
+def challenge() -> dict[str, Any]:
+    """A proof-of-work challenge (ALTCHA), for a send past a shared budget: solve it, post it as ``altcha``."""
+    challenges: Challenges = current_app.extensions["otp_challenges"]
+    return challenges.new()
 
 
 @bp.get("/healthz")

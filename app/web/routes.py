@@ -69,7 +69,7 @@ def request_otp() -> Response:
     except OtpError:
         lifecycle.refused_send(caller)
         raise
-    started = lifecycle.start(caller, number, nonce, data.get("captchaToken"))
+    started = lifecycle.start(caller, number, nonce, data.get("captchaToken"), data.get("altcha"))
     response = make_response({"message": "A code is on its way. Check your phone.", "expiresIn": started.expires_in,
                               "verificationId": started.verification.id, "phoneNumber": started.verification.number,
                               **_delivery(started.delivery)})
@@ -92,8 +92,8 @@ def _held(refused: Any) -> tuple[str, str | None, dict[str, Any]]:
 def resend_otp() -> dict[str, Any]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
     lifecycle = get_lifecycle()
-    verification_id, number, _ = _held(lifecycle.refused_send)
-    resent = lifecycle.resend(_caller(), verification_id, number)
+    verification_id, number, data = _held(lifecycle.refused_send)
+    resent = lifecycle.resend(_caller(), verification_id, number, data.get("altcha"))
     return {"message": "The code is being delivered again.", **_delivery(resent.delivery)}
 
 

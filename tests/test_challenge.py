@@ -1,0 +1,190 @@
+"""Past a shared budget a send needs a solved proof-of-work challenge (ALTCHA), never a lockout.
+
+The challenges are real and solved here by the altcha library, at the default difficulty.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from typing import Any
+
+import pytest
+import redis
+import responses
+from altcha import solve_challenge_v1
+from flask.testing import FlaskClient
+from limits.storage import MemoryStorage
+
+from app.challenge import Challenges
+
+from .conftest import REDIS_URL, FakeVonage, MakeApp
+
+
+def solution(client: FlaskClient) -> str:
+    """Fetch a challenge as the widget does and solve it as a browser would: the payload to post as altcha."""
+    challenge = client.get("/challenge").json
+    assert challenge is not None and challenge["maxNumber"] == 200_000  # the default difficulty
+    solved = solve_challenge_v1(challenge["challenge"], challenge["salt"], challenge["algorithm"],
+                                challenge["maxNumber"])
+    assert solved is not None
+    payload = {name: challenge[name] for name in ("algorithm", "challenge", "salt", "signature")}
+    return base64.b64encode(json.dumps({**payload, "number": solved.number}).encode()).decode()
+
+
+def send(client: FlaskClient, number: str, address: str = "198.51.100.1", **body: Any) -> Any:
+    return client.post("/request-otp", json={"phoneNumber": number, **body}, environ_base={"REMOTE_ADDR": address})
+
+
+@pytest.fixture(params=["memory", "redis"])
+def settings_for(request: pytest.FixtureRequest, settings: dict[str, str]) -> dict[str, str]:
+    if request.param == "redis":
+        request.getfixturevalue("clean_redis_pending")
+        return {**settings, "OTP_STORE_URL": REDIS_URL}
+    return settings
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_country_past_its_budget_asks_a_new_client_for_a_challenge_and_serves_it_with_a_solution(
+        settings_for: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(settings_for, OTP_RATELIMIT_COUNTRY="2/hour").test_client()
+    vonage.start("ok")
+    assert [send(client, f"+1415555{i:04d}", f"198.51.100.{i}").status_code for i in range(2)] == [200, 200]
+
+    refused = send(client, "+14155550100", "203.0.113.7")
+    served = send(client, "+14155550100", "203.0.113.7", altcha=solution(client))
+
+    assert refused.status_code == 428
+    assert refused.json == {"code": "challenge_required", "limit": "country", "error": refused.json["error"]}
+    assert "confirm you are a person" in refused.json["error"]
+    assert served.status_code == 200 and len(vonage.calls("start")) == 3
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_solution_is_good_for_one_send(settings_for: dict[str, str], vonage: FakeVonage,
+                                         make_app: MakeApp) -> None:
+    client = make_app(settings_for, OTP_RATELIMIT_GLOBAL="1/hour").test_client()
+    vonage.start("ok")
+    assert send(client, "+14155550001").status_code == 200
+    payload = solution(client)
+
+    assert send(client, "+14155550002", "198.51.100.2", altcha=payload).status_code == 200
+    replayed = send(client, "+14155550003", "198.51.100.3", altcha=payload)
+
+    assert replayed.status_code == 428 and replayed.json["limit"] == "global"
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+@pytest.mark.parametrize("bad", ["", "not base64!", base64.b64encode(b"{}").decode(), "x" * 5000])
+def test_what_is_not_a_solution_of_ours_is_asked_again(settings: dict[str, str], vonage: FakeVonage,
+                                                      make_app: MakeApp, bad: str) -> None:
+    client = make_app(settings, OTP_RATELIMIT_GLOBAL="1/hour").test_client()
+    vonage.start("ok")
+    send(client, "+14155550001")
+
+    assert send(client, "+14155550002", altcha=bad).status_code == 428
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_solution_from_another_key_is_refused(settings: dict[str, str], vonage: FakeVonage,
+                                                make_app: MakeApp) -> None:
+    ours = make_app(settings, OTP_RATELIMIT_GLOBAL="1/hour").test_client()
+    theirs = make_app(settings, OTP_CHALLENGE_KEY="k" * 40).test_client()
+    vonage.start("ok")
+    send(ours, "+14155550001")
+
+    assert send(ours, "+14155550002", altcha=solution(theirs)).status_code == 428
+
+
+def test_an_expired_solution_is_refused() -> None:
+    challenges = Challenges(b"k" * 32, 1_000, MemoryStorage(), ttl=-1)
+    challenge = challenges.new()
+    solved = solve_challenge_v1(challenge["challenge"], challenge["salt"], challenge["algorithm"],
+                                challenge["maxNumber"])
+    assert solved is not None
+    payload = {name: challenge[name] for name in ("algorithm", "challenge", "salt", "signature")}
+
+    assert challenges.redeem(base64.b64encode(json.dumps({**payload, "number": solved.number}).encode()).decode()) \
+        is False
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_every_worker_and_machine_with_the_signing_key_takes_each_others_solutions_once(
+        settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp, clean_redis_pending: redis.Redis) -> None:
+    shared = {**settings, "OTP_STORE_URL": REDIS_URL, "OTP_RATELIMIT_GLOBAL": "1/hour"}
+    first, second = make_app(shared).test_client(), make_app(shared).test_client()
+    vonage.start("ok")
+    send(first, "+14155550001")
+    payload = solution(first)
+
+    assert send(second, "+14155550002", "198.51.100.2", altcha=payload).status_code == 200
+    assert send(first, "+14155550003", "198.51.100.3", altcha=payload).status_code == 428
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_the_spend_cap_refuses_even_a_solved_challenge(settings_for: dict[str, str], vonage: FakeVonage,
+                                                       make_app: MakeApp) -> None:
+    client = make_app(settings_for, OTP_RATELIMIT_COUNTRY="1/hour", OTP_RATELIMIT_SPEND_CAP="2/hour").test_client()
+    vonage.start("ok")
+    assert send(client, "+14155550001", "198.51.100.1").status_code == 200
+    assert send(client, "+14155550002", "198.51.100.2", altcha=solution(client)).status_code == 200
+
+    capped = send(client, "+14155550003", "198.51.100.3", altcha=solution(client))
+
+    assert capped.status_code == 429 and capped.json["limit"] == "spend_cap"
+    assert 3000 < int(capped.headers["Retry-After"]) <= 3600
+    assert len(vonage.calls("start")) == 2
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+@pytest.mark.parametrize("addresses", [
+    [f"2001:db8:7:{i:x}::1" for i in range(6)],  # six /64s of one /48: one household's delegation, or a VPS range
+    [f"192.0.2.{i}" for i in range(10, 16)],  # six addresses of one /24
+])
+def test_a_network_past_its_budget_is_asked_for_a_challenge(settings: dict[str, str], vonage: FakeVonage,
+                                                           make_app: MakeApp, addresses: list[str]) -> None:
+    client = make_app(settings, OTP_RATELIMIT_REQUEST_NETWORK="5/hour").test_client()
+    vonage.start("ok")
+
+    statuses = [send(client, f"+1415555{i:04d}", address).status_code for i, address in enumerate(addresses)]
+    last = send(client, "+14155559999", addresses[-1])
+
+    assert statuses == [200] * 5 + [428] and last.json["limit"] == "network"
+    assert send(client, "+14155559998", "198.51.100.77").status_code == 200  # another network is not held
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_configured_captcha_satisfies_a_challenge(settings: dict[str, str], vonage: FakeVonage,
+                                                    make_app: MakeApp) -> None:
+    client = make_app(settings, OTP_RATELIMIT_GLOBAL="1/hour", OTP_CAPTCHA="turnstile",
+                      OTP_CAPTCHA_SECRET="s").test_client()
+    vonage.start("ok")
+    vonage.mock.add(responses.POST, "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+                    json={"success": True})
+
+    statuses = [send(client, f"+1415555{i:04d}", captchaToken="widget-token").status_code for i in range(2)]
+
+    assert statuses == [200, 200]
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_resend_past_a_budget_needs_a_solution_too(settings: dict[str, str], vonage: FakeVonage,
+                                                     make_app: MakeApp) -> None:
+    client = make_app(settings, OTP_RATELIMIT_PREFIX="1/hour").test_client()
+    vonage.start("ok")
+    vonage.control("next", "ok")
+    vid = send(client, "+14155550001").json["verificationId"]
+
+    refused = client.post("/resend-otp", json={"verificationId": vid})
+    resent = client.post("/resend-otp", json={"verificationId": vid, "altcha": solution(client)})
+
+    assert refused.status_code == 428 and refused.json["limit"] == "prefix"
+    assert resent.status_code == 200 and len(vonage.calls("next")) == 1
+
+
+def test_a_challenge_expires_within_minutes() -> None:
+    challenge = Challenges(b"k" * 32, 1_000, MemoryStorage()).new()
+    expires = int(challenge["salt"].split("expires=")[1].rstrip("&"))
+
+    assert 0 < expires - datetime.datetime.now(datetime.UTC).timestamp() <= 600
