@@ -67,6 +67,10 @@ class OriginNotAllowedError(OtpError):
     status, code = 403, "origin_not_allowed"
     message = "Requests from this site are not allowed."
 
+    def __init__(self, origin: str = "") -> None:
+        super().__init__()
+        self.origin = origin  # for the log line, never the answer
+
 
 class CaptchaFailedError(OtpError):
     status, code = 400, "captcha_failed"

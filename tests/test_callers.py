@@ -201,3 +201,32 @@ def test_the_keys_name_reaches_metrics_and_log_lines_but_never_the_key(keyed: Fl
     [started] = [r for r in caplog.records if getattr(r, "outcome", "") == "started"]
     assert started.caller == "web"  # type: ignore[attr-defined]
     assert KEY not in caplog.text and digest(KEY) not in caplog.text and KEY not in metrics
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_client_refused_again_and_again_gets_429_and_its_refusals_leave_two_log_lines(
+        keyed: FlaskClient, vonage: FakeVonage, caplog: pytest.LogCaptureFixture) -> None:
+    vonage.start("ok")
+    with caplog.at_level(logging.INFO):
+        statuses = [keyed.post("/request-otp", json={"phoneNumber": NUMBER},
+                               headers=bearer(f"otp_live_wrong{i}")).status_code for i in range(120)]
+
+    assert statuses == [401] * 20 + [429] * 100
+    lines = [r for r in caplog.records if getattr(r, "event", "") == "unauthorized"]
+    assert [(r.levelno, r.refused_in_window) for r in lines] == [(logging.INFO, 1), (logging.WARNING, 20)]  # type: ignore[attr-defined]
+    assert "otp_live_wrong" not in caplog.text
+    # Another client, and the same one with its key, are not held by them.
+    assert keyed.post("/request-otp", json={"phoneNumber": NUMBER}, headers=bearer(),
+                      environ_base={"REMOTE_ADDR": "198.51.100.50"}).status_code == 200
+    vonage.start("ok", rid="req-0002")
+    assert keyed.post("/request-otp", json={"phoneNumber": NUMBERS[1]}, headers=bearer()).status_code == 200
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_refused_origins_are_throttled_the_same_way(settings: dict[str, str], make_app: MakeApp) -> None:
+    client = make_app(settings, OTP_RATELIMIT_REFUSED_IP="3/minute").test_client()
+
+    statuses = [client.post("/request-otp", json={"phoneNumber": NUMBER},
+                            headers={"Origin": "https://evil.example"}).status_code for _ in range(5)]
+
+    assert statuses == [403, 403, 403, 429, 429]

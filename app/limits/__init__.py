@@ -37,7 +37,8 @@ KEY_PREFIX = "otp"
 # The shared budgets' names in answers (``limit``): which brake the send met.
 BUDGET_NAMES = {"send-country": "country", "send-prefix": "prefix", "send-network": "network", "send-global": "global",
                 "send-spend-cap": "spend_cap"}
-SETTINGS = {"send-network": "OTP_RATELIMIT_REQUEST_NETWORK", "send-spend-cap": "OTP_RATELIMIT_SPEND_CAP",
+SETTINGS = {"refused-ip": "OTP_RATELIMIT_REFUSED_IP", "send-network": "OTP_RATELIMIT_REQUEST_NETWORK",
+            "send-spend-cap": "OTP_RATELIMIT_SPEND_CAP",
             "send-ip": "OTP_RATELIMIT_REQUEST_IP", "check-ip": "OTP_RATELIMIT_CHECK_IP", "api-key": "OTP_RATELIMIT_KEY",
             "send-number": "OTP_RATELIMIT_REQUEST_NUMBER", "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
             "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
@@ -125,6 +126,16 @@ class Limits:
         resend): 429 when its caller is past a limit, whatever else was wrong."""
         if self.enabled:
             self._count(self._caller("send-ip", caller), "")
+
+    def count_refusal(self, caller: Caller) -> tuple[int, int]:
+        """Count a request refused for its caller (no valid API key, a foreign Origin): 429 past the limit,
+        else how many this client had refused in the window so far, and how many it may have."""
+        if not self.enabled:
+            return 1, 0
+        windows = self._windows("refused-ip", caller.key)
+        self._refuse_past(windows, self._moving_windows([], windows)[1], "")
+        _, count = self._moving_windows(windows[:1], [])[0][0]
+        return count, windows[0].item.amount
 
     def count_check(self, caller: Caller, number: str) -> None:
         """Count a check or cancel against its caller's limits and, for a caller who holds a verification,
@@ -260,6 +271,8 @@ def _storage_down(exc: LimitStorageError) -> StoreError:
 
 
 def _breached(scope: str, limit: str, number: str) -> None:
+    if scope == "refused-ip":
+        return  # sampled by the web's guard: one line when a client reaches the limit, none per 429
     if scope in VELOCITY_SCOPES and number:
         # Country and prefix only: enough to find a pumping campaign, not who was targeted.
         country, prefix = phone.country(number), phone.mask(number[:-4])

@@ -50,7 +50,7 @@ RateLimit = Annotated[str, Field(validate_default=True)]
 RATE_LIMIT_NAMES = ("OTP_RATELIMIT_REQUEST_IP", "OTP_RATELIMIT_REQUEST_NUMBER", "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
                     "OTP_RATELIMIT_CHECK_IP", "OTP_RATELIMIT_CHECK_NUMBER", "OTP_RATELIMIT_KEY",
                     "OTP_RATELIMIT_COUNTRY", "OTP_RATELIMIT_PREFIX", "OTP_RATELIMIT_GLOBAL",
-                    "OTP_RATELIMIT_REQUEST_NETWORK", "OTP_RATELIMIT_SPEND_CAP")
+                    "OTP_RATELIMIT_REQUEST_NETWORK", "OTP_RATELIMIT_SPEND_CAP", "OTP_RATELIMIT_REFUSED_IP")
 # The limits storages the service counts on: memory, and Redis, where the send budgets keep their slots too
 # (app.limits.budgets); each is one limits knows (its registry, not in limits.storage's __all__).
 LIMITS_SCHEMES: tuple[str, ...] = tuple(s for s in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     OTP_RATELIMIT_COUNTRY: RateLimit = "200/hour"
     OTP_RATELIMIT_PREFIX: RateLimit = "10/hour"
     OTP_RATELIMIT_GLOBAL: RateLimit = "2000/hour"
+    # Requests refused for their caller (no valid API key, a foreign Origin) per client: past it, 429.
+    OTP_RATELIMIT_REFUSED_IP: RateLimit = "20/10 minutes"
     # Unconverted sends per IPv4 /24 and IPv6 /48 (carrier NATs, home delegations): past it, a challenge.
     OTP_RATELIMIT_REQUEST_NETWORK: RateLimit = "30/hour"
     # The bill's last brake: unconverted deliveries to all destinations, which even a solved challenge

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .. import metrics
 from ..captcha import Captcha
 from ..challenge import Challenges
+from ..errors import OriginNotAllowedError, UnauthorizedError
 from ..lifecycle import Lifecycle
 from ..limits import Limits
 from ..logs import request_id
@@ -21,7 +22,7 @@ from ..settings import ProviderName, Settings, load_settings
 from ..store import store_from_url
 from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
 from .errors import register_error_handlers
-from .guards import api_key_name, authenticate, check_origin
+from .guards import api_key_name, authenticate, check_origin, current_caller, refused
 
 log = logging.getLogger("app")
 
@@ -114,9 +115,18 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
                  ", ".join(sorted(keys.values())))
     else:
         log.info("no OTP_API_KEYS: open to any caller (browsers are bound by the verification id and Origin)")
-    # Before the views, so that neither an unknown caller nor a refused origin counts against any limit.
-    app.before_request(lambda: authenticate(keys))
-    app.before_request(lambda: check_origin(allowed))
+    # Before the views, so that neither an unknown caller nor a refused origin counts against any other limit;
+    # refusals count against their own, past which they are 429 and leave no log line each.
+    @app.before_request
+    def guard() -> None:
+        try:
+            authenticate(keys)
+            check_origin(allowed)
+        except (UnauthorizedError, OriginNotAllowedError) as exc:
+            caller = current_caller(settings.OTP_TRUSTED_PROXIES, settings.OTP_IPV6_PREFIX)
+            refused(exc, *app.extensions["otp_limits"].count_refusal(caller))
+            raise
+
     if allowed:
         # Frontends on those origins call with verificationId in the body: no credentials, no cookie.
         CORS(app, resources={r"/(request|check|resend|cancel)-otp": {}}, origins=sorted(allowed),

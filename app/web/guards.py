@@ -26,7 +26,6 @@ def authenticate(keys: Mapping[bytes, str]) -> None:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     name = key_name(keys, presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
     if name is None:
-        log.info("refused a request without a valid API key", extra={"event": "unauthorized"})
         raise UnauthorizedError()
     g.otp_api_key = name
 
@@ -58,8 +57,21 @@ def check_origin(allowed: frozenset[str]) -> None:
         named = _origin(scheme, host.rstrip("/"))
         if named in allowed or named == _origin(request.scheme, request.host):
             return
-    log.info("refused a POST from another origin", extra={"event": "origin_refused", "origin": origin[:200]})
-    raise OriginNotAllowedError()
+    raise OriginNotAllowedError(origin=origin[:200])
+
+
+def refused(error: UnauthorizedError | OriginNotAllowedError, count: int, allowed: int) -> None:
+    """Log a refusal of the caller, sampled: the first of a window, and the one that reaches its limit (the
+    next are answered 429 without a line each)."""
+    event = "unauthorized" if isinstance(error, UnauthorizedError) else "origin_refused"
+    extra: dict[str, object] = {"event": event, "refused_in_window": count}
+    if isinstance(error, OriginNotAllowedError):
+        extra["origin"] = error.origin
+    if count == 1:
+        log.info("refused a request: %s", error.code, extra=extra)
+    elif count == allowed:
+        log.warning("refused %d requests of this client in the window (%s); the next get 429", count, error.code,
+                    extra=extra)
 
 
 def _end_user_address(hops: int) -> str | None:
