@@ -7,6 +7,8 @@ and ``remoteip`` as a form, get ``{"success": true|false, ...}`` back.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import requests
 
@@ -19,10 +21,21 @@ SITEVERIFY = {
     "hcaptcha": "https://api.hcaptcha.com/siteverify",
     "recaptcha": "https://www.google.com/recaptcha/api/siteverify",
 }
-# (connect, read) seconds: the whole check is bounded, and a slow provider is a 503, not a hung worker.
+# (connect, read) seconds for each socket operation, and the deadline of the whole call: a provider that
+# answers byte by byte would otherwise hold a send for as long as it drips.
 TIMEOUT = (3, 5)
+DEADLINE = 8.0
 MAX_TOKEN_LENGTH = 4096
 _session = requests.Session()
+# The calls run here, so that the send waits DEADLINE at most; a call past it is abandoned to its socket
+# timeouts (gevent makes these greenlets).
+_calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="captcha")
+
+
+def _siteverify(url: str, form: dict[str, str]) -> object:
+    answer = _session.post(url, data=form, timeout=TIMEOUT)
+    answer.raise_for_status()
+    return answer.json()
 
 
 class Captcha:
@@ -44,10 +57,8 @@ class Captcha:
         if address:
             form["remoteip"] = address
         try:
-            answer = _session.post(SITEVERIFY[provider], data=form, timeout=TIMEOUT)
-            answer.raise_for_status()
-            verdict = answer.json()
-        except (requests.RequestException, ValueError) as exc:
+            verdict = _calls.submit(_siteverify, SITEVERIFY[provider], form).result(timeout=DEADLINE)
+        except (requests.RequestException, ValueError, FutureTimeout) as exc:
             log.warning("captcha check failed at %s: %s", provider, type(exc).__name__,
                         extra={"event": "captcha_unavailable", "provider": provider})
             raise CaptchaUnavailableError() from exc

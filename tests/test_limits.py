@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -312,3 +313,42 @@ def test_two_apps_in_one_process_keep_their_own_counts(settings: dict[str, str],
 
     assert [first.post("/request-otp", json=malformed).status_code for _ in range(3)] == [400, 400, 429]
     assert [second.post("/request-otp", json=malformed).status_code for _ in range(3)] == [400, 400, 429]
+
+
+def test_a_captcha_provider_that_answers_byte_by_byte_is_abandoned_at_the_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from app import captcha
+    from app.errors import CaptchaUnavailableError
+
+    stop = threading.Event()
+
+    class Dripping(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            while not stop.wait(0.2):  # a byte every 0.2 s: every read is in time, the whole never ends
+                self.wfile.write(b" ")
+                self.wfile.flush()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Dripping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setitem(captcha.SITEVERIFY, "turnstile", f"http://127.0.0.1:{server.server_port}/siteverify")
+    monkeypatch.setattr(captcha, "DEADLINE", 1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(CaptchaUnavailableError):
+            captcha.Captcha("turnstile", "s").verify("token", "198.51.100.1")
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+    assert 0.9 <= waited < 3  # the deadline, not the drip
