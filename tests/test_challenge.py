@@ -188,3 +188,23 @@ def test_a_challenge_expires_within_minutes() -> None:
     expires = int(challenge["salt"].split("expires=")[1].rstrip("&"))
 
     assert 0 < expires - datetime.datetime.now(datetime.UTC).timestamp() <= 600
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_start_that_needed_a_challenge_makes_each_resend_solve_a_fresh_one(
+        settings_for: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(settings_for, OTP_RATELIMIT_COUNTRY="1/hour", OTP_RATELIMIT_REQUEST_NUMBER="10/hour",
+                      OTP_RESEND_COOLDOWN="0").test_client()
+    vonage.start("ok")
+    vonage.control("next", "ok")
+    send(client, "+14155550001")
+    start_solution = solution(client)
+    vid = send(client, "+14155550002", "198.51.100.2", altcha=start_solution).json["verificationId"]
+
+    unsolved = client.post("/resend-otp", json={"verificationId": vid})
+    reused = client.post("/resend-otp", json={"verificationId": vid, "altcha": start_solution})
+    resent = client.post("/resend-otp", json={"verificationId": vid, "altcha": solution(client)})
+
+    assert unsolved.status_code == 428 and unsolved.json["limit"] == "country"
+    assert reused.status_code == 428  # the start's solution was spent by the start
+    assert resent.status_code == 200 and len(vonage.calls("next")) == 1

@@ -95,9 +95,9 @@ class Lifecycle:
             # solved challenge does.
             self._captcha.verify(captcha_token, caller.address)
             send.take_budgets(lambda: self._captcha.configured or self._challenges.redeem(solution))
-            return self._start(caller, e164, nonce, verification_id)
+            return self._start(caller, e164, nonce, verification_id, send.challenge)
 
-    def _start(self, caller: Caller, number: str, nonce: str, verification_id: str) -> Started:
+    def _start(self, caller: Caller, number: str, nonce: str, verification_id: str, challenge: str) -> Started:
         try:
             request_id = self.provider.start(number)
         except VerificationInProgressError as exc:
@@ -112,12 +112,11 @@ class Lifecycle:
                 self._event("in_progress", number, caller)
                 raise
             self._event("started", number, caller, event="verification_adopted")
-            return self._keep(verification_id, number, exc.request_id, nonce)
+            return self._keep(Pending(verification_id, number, exc.request_id, nonce, challenge=challenge))
         self._event("started", number, caller)
-        return self._keep(verification_id, number, request_id, nonce)
+        return self._keep(Pending(verification_id, number, request_id, nonce, challenge=challenge))
 
-    def _keep(self, verification_id: str, number: str, request_id: str, nonce: str) -> Started:
-        verification = Pending(verification_id, number, request_id, nonce)
+    def _keep(self, verification: Pending) -> Started:
         self.store.create(verification, self.provider.lifetime + TTL_MARGIN)
         return Started(verification, self._delivery(1), self.provider.lifetime)
 
@@ -131,7 +130,8 @@ class Lifecycle:
             raise
         made = delivery(verification.id, verification.deliveries + 1)
         with self.limits.send_budget(caller, verification.number, made) as send:
-            send.take_budgets(lambda: self._challenges.redeem(solution))
+            # A verification started past a budget pays a fresh solution for each resend (mostly voice calls).
+            send.take_budgets(lambda: self._challenges.redeem(solution), required=verification.challenge)
             self._act(verification, self.provider.resend)
         try:
             self.store.count_delivery(verification.id)

@@ -51,11 +51,15 @@ class Send:
     def __init__(self, limits: Limits | None, caller: Caller, number: str, delivery: str) -> None:
         self._limits, self._caller, self._number, self._delivery = limits, caller, number, delivery
         self.budgets: list[Budget] = []
+        # The budget past which this send had to prove itself ('' when it had not).
+        self.challenge = ""
 
-    def take_budgets(self, proof: Callable[[], bool]) -> None:
-        """Take this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off."""
+    def take_budgets(self, proof: Callable[[], bool], required: str = "") -> None:
+        """Take this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off.
+        ``required`` (a budget's name) asks for ``proof`` whatever the budgets' room."""
         if self._limits is not None:
-            self.budgets = self._limits.take_budgets(self._caller, self._number, self._delivery, proof)
+            self.budgets, self.challenge = self._limits.take_budgets(self._caller, self._number, self._delivery,
+                                                                     proof, required)
 
 
 class Window(NamedTuple):
@@ -188,25 +192,30 @@ class Limits:
             # The code is on its way: a 503 now would only make the person ask for another.
             log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
 
-    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool]) -> list[Budget]:
+    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool],
+                     required: str = "") -> tuple[list[Budget], str]:
         """Take ``delivery``'s slot in every shared budget of its destination and caller's network, in one
-        atomic step. Past a soft budget the send needs ``proof()`` (a solved challenge, a CAPTCHA): without
-        it, 428 challenge_required; with it, the slots are taken anyway. Past the spend cap, 429 whatever
-        was proved."""
+        atomic step. Past a soft budget (or whatever their room, when ``required`` names one) the send needs
+        ``proof()`` (a solved challenge, a CAPTCHA): without it, 428 challenge_required; with it, the slots
+        are taken anyway. Past the spend cap, 429 whatever was proved. Answers the budgets taken and the
+        name of the one the send had to prove itself past ('' for none)."""
         budgets = self._budgets(caller, number)
-        full = self._budget_call(self.budgets.take, budgets, delivery)
-        if full and not any(b.hard for b, _ in full):
-            budget = max(full, key=lambda pair: pair[1])[0]
-            name, country = BUDGET_NAMES[budget.scope], phone.country(number)
-            if not proof():
+        full = [] if required else self._budget_call(self.budgets.take, budgets, delivery)
+        name = required
+        if required or (full and not any(b.hard for b, _ in full)):
+            if not name:
+                budget = max(full, key=lambda pair: pair[1])[0]
+                name = BUDGET_NAMES[budget.scope]
                 _breached(budget.scope, budget.text, number)
+            country = phone.country(number)
+            if not proof():
                 CHALLENGES.labels(name, "asked", country).inc()
                 raise ChallengeRequiredError(name)
             CHALLENGES.labels(name, "solved", country).inc()
             full = self._budget_call(self.budgets.take, budgets, delivery, True)
         if full:
             raise self._too_many([(frees, b.scope, b.text) for b, frees in full if b.hard], number)
-        return budgets
+        return budgets, name
 
     def converted(self, caller: Caller, number: str, deliveries: Sequence[str]) -> None:
         """Give back the budget slots of a verified code's ``deliveries``: a code typed back is no pumping.

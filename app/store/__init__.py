@@ -30,6 +30,9 @@ class Pending:
     # A check began and its outcome was never learnt (a timeout, a dropped connection, a worker killed
     # mid-call): Vonage may have approved the code. The next check asks Vonage first.
     unsettled: bool = False
+    # The shared budget (country, prefix, ...) whose challenge the start had to solve, or '': a verification
+    # started past a budget makes each of its resends solve one too.
+    challenge: str = ""
 
 
 class Store(Protocol):

@@ -64,6 +64,8 @@ class PendingRow(Base):
     # Checks whose outcome is known; fewer than ``checks`` means one never settled (its answer was lost).
     settled: Mapped[int] = mapped_column(Integer, default=0)
     deliveries: Mapped[int] = mapped_column(Integer, default=1)
+    # The budget whose challenge the start solved ('' for none): its resends solve one too.
+    challenge: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[float] = mapped_column(Float(53))
     expires_at: Mapped[float] = mapped_column(Float(53))
 
@@ -97,12 +99,13 @@ class RecordRow(Base):
 
 
 _COLUMNS = (PendingRow.id, PendingRow.number, PendingRow.request_id, PendingRow.nonce, PendingRow.checks,
-            PendingRow.settled, PendingRow.deliveries)
+            PendingRow.settled, PendingRow.deliveries, PendingRow.challenge)
 
 
-def _pending(row: Any) -> Pending:
+def _pending(row: Any, checks_before: int = 0) -> Pending:
+    """The verification a row holds; ``checks_before`` discounts the check this statement counted."""
     return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
-                   unsettled=row.checks > row.settled)
+                   unsettled=row.checks - checks_before > row.settled, challenge=row.challenge)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -190,7 +193,7 @@ class SqlStore:
             connection.execute(insert(PendingRow).values(
                 id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
                 checks=pending.checks, settled=pending.checks - int(pending.unsettled),
-                deliveries=pending.deliveries, created_at=now, expires_at=now + ttl))
+                deliveries=pending.deliveries, challenge=pending.challenge, created_at=now, expires_at=now + ttl))
             expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
             connection.execute(delete(PendingRow).where(PendingRow.id.in_(expired)))
         self._run(work)
@@ -216,8 +219,7 @@ class SqlStore:
         if row is None:
             return None
         # Before this check began, it was unsettled if an earlier one never settled.
-        return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
-                       unsettled=row.checks - 1 > row.settled)
+        return _pending(row, checks_before=1)
 
     def settle(self, verification_id: str) -> None:
         self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
