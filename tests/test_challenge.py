@@ -25,7 +25,7 @@ from .conftest import REDIS_URL, FakeVonage, MakeApp
 def solution(client: FlaskClient) -> str:
     """Fetch a challenge as the widget does and solve it as a browser would: the payload to post as altcha."""
     challenge = client.get("/challenge").json
-    assert challenge is not None and challenge["maxNumber"] == 200_000  # the default difficulty
+    assert challenge is not None and challenge["maxNumber"] == 100_000  # the default difficulty
     solved = solve_challenge_v1(challenge["challenge"], challenge["salt"], challenge["algorithm"],
                                 challenge["maxNumber"])
     assert solved is not None

@@ -34,7 +34,7 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_RATELIMIT_COUNTRY": "200/hour", "OTP_RATELIMIT_PREFIX": "10/hour", "OTP_RATELIMIT_GLOBAL": "2000/hour",
         "OTP_RATELIMIT_STORAGE_URL": "memory://", "OTP_RECORD_DAYS": 30, "OTP_RECORD_KEY": "",
         "OTP_DEMO_PAGE": True, "OTP_RATELIMIT_REQUEST_NETWORK": "30/hour", "OTP_RATELIMIT_REFUSED_IP": "20/10 minutes",
-        "OTP_RATELIMIT_SPEND_CAP": "500/hour;2000/day", "OTP_CHALLENGE_DIFFICULTY": 200_000, "OTP_CHALLENGE_KEY": "",
+        "OTP_RATELIMIT_SPEND_CAP": "500/hour;2000/day", "OTP_CHALLENGE_DIFFICULTY": 100_000, "OTP_CHALLENGE_KEY": "",
     }
 
 

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     # The proof-of-work past a shared budget: ALTCHA's maxnumber (a client tries half of it on average; a
     # mid-range phone's browser about a second at the default), and the key that signs challenges
     # (derived from the token signing key when empty).
-    OTP_CHALLENGE_DIFFICULTY: int = Field(200_000, ge=1_000, le=1_000_000)
+    OTP_CHALLENGE_DIFFICULTY: int = Field(100_000, ge=1_000, le=1_000_000)
     OTP_CHALLENGE_KEY: str = Field("", repr=False)
     OTP_RESEND_COOLDOWN: int = Field(30, ge=0, le=3600)
     OTP_TRUSTED_PROXIES: int = Field(0, ge=0, le=10)

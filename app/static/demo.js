@@ -67,6 +67,40 @@ function resetCaptcha() {
   if (api && api.reset) api.reset();
 }
 
+// --- the proof-of-work challenge, when the service asks for one (428 challenge_required) -----------------
+// The ALTCHA widget (its MIT build in /static) is loaded only then. It solves the challenge in a worker; the
+// send is then made again with the solution as `altcha`.
+async function solveChallenge() {
+  try { await import("/static/altcha.js"); } catch (_) { return null; }
+  const box = $("challenge");
+  const widget = document.createElement("altcha-widget");
+  for (const [name, value] of Object.entries({ challengeurl: "/challenge", workerurl: "/static/altcha-worker.js",
+                                               auto: "onload", hidefooter: "", hidelogo: "" })) {
+    widget.setAttribute(name, value);
+  }
+  const solved = new Promise((resolve) => {
+    widget.addEventListener("verified", (event) => resolve(event.detail.payload));
+    widget.addEventListener("statechange", (event) => {
+      if (["error", "expired"].includes(event.detail.state)) resolve(null);
+    });
+  });
+  box.append(widget);
+  box.hidden = false;
+  const payload = await solved;
+  box.hidden = true;
+  widget.remove();
+  return payload;
+}
+
+// POST, and when the service asks for a challenge, solve it and POST again with its solution.
+async function send(path, body) {
+  const answer = await post(path, body);
+  if (answer.body.code !== "challenge_required") return answer;
+  show("Confirming that a person is asking…", "");
+  const altcha = await solveChallenge();
+  return altcha ? post(path, { ...body, altcha }) : answer;
+}
+
 // --- talking to the service --------------------------------------------------------------------------
 // POST a JSON body; resolve to {ok, status, body, retryAfter} whatever the answer, network faults included.
 async function post(path, body) {
@@ -224,7 +258,7 @@ $("phone-form").addEventListener("submit", (event) => {
   event.preventDefault();
   busy($("send"), async () => {
     phoneNumber = $("phone").value.trim();
-    const answer = await post("/request-otp", { phoneNumber, ...captchaToken() });
+    const answer = await send("/request-otp", { phoneNumber, ...captchaToken() });
     resetCaptcha();
     if (answer.ok) {
       verificationId = answer.body.verificationId;
@@ -279,7 +313,7 @@ $("code-form").addEventListener("submit", (event) => {
 
 $("resend").addEventListener("click", () => {
   busy($("resend"), async () => {
-    const answer = await post("/resend-otp", verificationId ? { verificationId } : {});
+    const answer = await send("/resend-otp", verificationId ? { verificationId } : {});
     if (answer.ok) {
       delivered(answer.body);
       tick();

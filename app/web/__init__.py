@@ -50,7 +50,8 @@ def html_csp(captcha: str) -> str:
     extra = f" {CAPTCHA_ORIGINS[captcha]}" if captcha else ""
     frames = CAPTCHA_ORIGINS[captcha] if captcha else "'none'"
     return (f"default-src 'none'; script-src 'self'{extra}; style-src 'self'{extra}; connect-src 'self'{extra}; "
-            f"frame-src {frames}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+            f"frame-src {frames}; img-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'")
 
 
 def _token_issuer(settings: Settings) -> TokenIssuer:
