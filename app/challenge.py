@@ -44,9 +44,12 @@ class Challenges:
         challenge = create_challenge(ChallengeOptions(hmac_key=self._key, max_number=self.difficulty, expires=expires))
         return dict(challenge.to_dict())
 
-    def redeem(self, solution: object) -> bool:
-        """True, once, for a solution of a challenge of ours that has not expired; False otherwise."""
-        if not isinstance(solution, str) or not solution or len(solution) > MAX_SOLUTION_LENGTH:
+    def redeem(self, solution: object) -> bool | None:
+        """True, once, for a solution of a challenge of ours that has not expired; None when there is none;
+        False otherwise."""
+        if solution is None or solution == "":
+            return None
+        if not isinstance(solution, str) or len(solution) > MAX_SOLUTION_LENGTH:
             return False
         try:
             payload = json.loads(base64.b64decode(solution, validate=True))

@@ -21,8 +21,12 @@ VERIFICATIONS = Counter("otp_verifications", "Verification outcomes: started, ap
 RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit, by the limit's scope.",
                        ["endpoint", "scope"])
 # A send past a shared budget: asked for a challenge (428), or let through with a solution or a CAPTCHA.
-CHALLENGES = Counter("otp_challenges", "Sends past a shared budget, by budget, outcome (asked, solved) and "
-                     "destination country.", ["budget", "outcome", "country"])
+CHALLENGES = Counter("otp_challenges", "Sends past a shared budget, by budget, outcome (asked, failed: a solution "
+                     "refused, solved) and destination country.", ["budget", "outcome", "country"])
+# Deliveries in the shared budgets: taken (may have gone out), converted (typed back: slots given back),
+# unsent (the provider certainly sent nothing: given back). Unconverted = taken - converted - unsent.
+DELIVERIES = Counter("otp_budget_deliveries", "Deliveries counted in the shared budgets, by event (taken, "
+                     "converted, unsent) and destination country.", ["event", "country"])
 VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonage status (legacy status, "
                         "HTTP status, timeout or connection).", ["operation", "status"])
 VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],

@@ -73,6 +73,7 @@ def test_a_solution_is_good_for_one_send(settings_for: dict[str, str], vonage: F
     replayed = send(client, "+14155550003", "198.51.100.3", altcha=payload)
 
     assert replayed.status_code == 428 and replayed.json["limit"] == "global"
+    assert "not accepted" in replayed.json["error"]  # the person is told their solution was spent
 
 
 @pytest.mark.parametrize("api", ["legacy"])
@@ -208,3 +209,26 @@ def test_a_start_that_needed_a_challenge_makes_each_resend_solve_a_fresh_one(
     assert unsolved.status_code == 428 and unsolved.json["limit"] == "country"
     assert reused.status_code == 428  # the start's solution was spent by the start
     assert resent.status_code == 200 and len(vonage.calls("next")) == 1
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_destination_crossing_its_budget_is_logged_once_per_window_and_counted(
+        settings_for: dict[str, str], vonage: FakeVonage, make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    app = make_app(settings_for, OTP_RATELIMIT_PREFIX="1/hour")
+    client = app.test_client()
+    vonage.start("ok")
+    send(client, "+14155550001")
+    with caplog.at_level(logging.INFO):
+        statuses = [send(client, f"+1415555{i:04d}", f"198.51.100.{i}").status_code for i in range(2, 7)]
+    solved = send(client, "+14155550009", "198.51.100.9", altcha=solution(client))
+
+    assert statuses == [428] * 5 and solved.status_code == 200
+    assert [r.scope for r in caplog.records if getattr(r, "event", "") == "velocity_limited"] == ["send-prefix"]
+    samples = {(s.labels["budget"], s.labels["outcome"]): s.value
+               for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+               for s in f.samples if s.name == "otp_challenges_total" and s.labels.get("country") == "US"}
+    assert samples[("prefix", "asked")] >= 5 and samples[("prefix", "solved")] >= 1

@@ -21,8 +21,8 @@ class HumanCheck(Protocol):
 class ProofOfWork(Protocol):
     """The challenge a send must solve past a shared budget (app.challenge)."""
 
-    def redeem(self, solution: object) -> bool:
-        """True, once, for a valid solution; False for none, an expired one or a replay."""
+    def redeem(self, solution: object) -> bool | None:
+        """True, once, for a valid solution; None for none; False for an invalid or expired one, or a replay."""
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from limits.storage import MovingWindowSupport, RedisClusterStorage, RedisStorag
 from .. import phone
 from ..callers import Caller, network
 from ..errors import ChallengeRequiredError, OtpError, RateLimitedError, StoreError
-from ..metrics import CHALLENGES
+from ..metrics import CHALLENGES, DELIVERIES
 from ..settings import Settings
-from .budgets import BUDGET_PREFIX, Budget, budgets_for
+from .budgets import BUDGET_PREFIX, Budget, Send, budgets_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +34,8 @@ T = TypeVar("T")
 VELOCITY_SCOPES = ("send-country", "send-prefix", "send-network", "send-global", "send-spend-cap")
 KEY_PREFIX = "otp"
 # scope -> the setting that holds its limits.
+SOLUTION_REFUSED = ("The challenge's solution was not accepted (it expired, or was used already). Please solve a "
+                    "new one, then ask again.")
 # The shared budgets' names in answers (``limit``): which brake the send met.
 BUDGET_NAMES = {"send-country": "country", "send-prefix": "prefix", "send-network": "network", "send-global": "global",
                 "send-spend-cap": "spend_cap"}
@@ -43,23 +45,6 @@ SETTINGS = {"refused-ip": "OTP_RATELIMIT_REFUSED_IP", "send-network": "OTP_RATEL
             "send-number": "OTP_RATELIMIT_REQUEST_NUMBER", "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
             "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
             "send-global": "OTP_RATELIMIT_GLOBAL", "check-number": "OTP_RATELIMIT_CHECK_NUMBER"}
-
-
-class Send:
-    """One send held by ``Limits.send_budget``: ``take_budgets`` between the limits and the provider call."""
-
-    def __init__(self, limits: Limits | None, caller: Caller, number: str, delivery: str) -> None:
-        self._limits, self._caller, self._number, self._delivery = limits, caller, number, delivery
-        self.budgets: list[Budget] = []
-        # The budget past which this send had to prove itself ('' when it had not).
-        self.challenge = ""
-
-    def take_budgets(self, proof: Callable[[], bool], required: str = "") -> None:
-        """Take this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off.
-        ``required`` (a budget's name) asks for ``proof`` whatever the budgets' room."""
-        if self._limits is not None:
-            self.budgets, self.challenge = self._limits.take_budgets(self._caller, self._number, self._delivery,
-                                                                     proof, required)
 
 
 class Window(NamedTuple):
@@ -185,6 +170,7 @@ class Limits:
                 self._clear(cooldown.key)
             if send.budgets and not (isinstance(exc, OtpError) and exc.may_have_sent):
                 self._budget_call(self.budgets.give_back, send.budgets, [delivery])
+                DELIVERIES.labels("unsent", phone.country(number)).inc()
             raise
         try:
             self._moving_windows([], destination)
@@ -192,13 +178,14 @@ class Limits:
             # The code is on its way: a 503 now would only make the person ask for another.
             log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
 
-    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool],
+    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool | None],
                      required: str = "") -> tuple[list[Budget], str]:
         """Take ``delivery``'s slot in every shared budget of its destination and caller's network, in one
         atomic step. Past a soft budget (or whatever their room, when ``required`` names one) the send needs
-        ``proof()`` (a solved challenge, a CAPTCHA): without it, 428 challenge_required; with it, the slots
-        are taken anyway. Past the spend cap, 429 whatever was proved. Answers the budgets taken and the
-        name of the one the send had to prove itself past ('' for none)."""
+        ``proof()`` (True: a solved challenge, a CAPTCHA; False: a solution refused; None: none offered):
+        without it, 428 challenge_required; with it, the slots are taken anyway. Past the spend cap, 429
+        whatever was proved. Answers the budgets taken and the name of the one the send had to prove itself
+        past ('' for none)."""
         budgets = self._budgets(caller, number)
         full = [] if required else self._budget_call(self.budgets.take, budgets, delivery)
         name = required
@@ -206,16 +193,28 @@ class Limits:
             if not name:
                 budget = max(full, key=lambda pair: pair[1])[0]
                 name = BUDGET_NAMES[budget.scope]
-                _breached(budget.scope, budget.text, number)
-            country = phone.country(number)
-            if not proof():
-                CHALLENGES.labels(name, "asked", country).inc()
-                raise ChallengeRequiredError(name)
+                self._crossed(budget, number)
+            country, proved = phone.country(number), proof()
+            if not proved:
+                CHALLENGES.labels(name, "asked" if proved is None else "failed", country).inc()
+                raise ChallengeRequiredError(name, None if proved is None else SOLUTION_REFUSED)
             CHALLENGES.labels(name, "solved", country).inc()
             full = self._budget_call(self.budgets.take, budgets, delivery, True)
         if full:
-            raise self._too_many([(frees, b.scope, b.text) for b, frees in full if b.hard], number)
+            hard = [(frees, b) for b, frees in full if b.hard]
+            self._crossed(hard[0][1], number)
+            raise self._too_many([(frees, b.scope, b.text) for frees, b in hard], number, quiet=True)
+        DELIVERIES.labels("taken", phone.country(number)).inc()
         return budgets, name
+
+    def _crossed(self, budget: Budget, number: str) -> None:
+        """Log that a destination crossed a budget, once per budget and window (not once per send past it)."""
+        try:
+            first = self.storage.incr(f"{KEY_PREFIX}/crossed/{budget.key}", budget.seconds) == 1
+        except LimitStorageError:
+            first = True  # the line matters more than its count
+        if first:
+            _breached(budget.scope, budget.text, number)
 
     def converted(self, caller: Caller, number: str, deliveries: Sequence[str]) -> None:
         """Give back the budget slots of a verified code's ``deliveries``: a code typed back is no pumping.
@@ -224,6 +223,7 @@ class Limits:
             return
         try:
             self._budget_call(self.budgets.give_back, self._budgets(caller, number), deliveries)
+            DELIVERIES.labels("converted", phone.country(number)).inc(len(deliveries))
         except StoreError:
             log.error("could not give back the budget slots of a verified code")
 
@@ -244,11 +244,12 @@ class Limits:
             raise self._too_many([(start + w.item.get_expiry(), w.scope, str(w.item))
                                   for w, (start, _) in zip(full, starts, strict=True)], number)
 
-    def _too_many(self, full: Sequence[tuple[float, str, str]], number: str) -> RateLimitedError:
+    def _too_many(self, full: Sequence[tuple[float, str, str]], number: str, quiet: bool = False) -> RateLimitedError:
         """The 429 for full windows or budgets, each as (when it frees a slot, its scope, its limit): the wait
-        is the longest of them."""
+        is the longest of them. ``quiet``: the line was logged once for its window already."""
         reset, scope, limit = max(full)
-        _breached(scope, limit, number)
+        if not quiet:
+            _breached(scope, limit, number)
         return RateLimitedError(max(1, math.ceil(reset - time.time())), scope, BUDGET_NAMES.get(scope, ""))
 
     def _clear(self, key: str) -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from limits.storage import MemoryStorage, RedisStorage, Storage
 
+from ..callers import Caller
 from ..errors import ConfigError
 
 
@@ -74,6 +75,30 @@ class MemoryBudgets:
             for budget in budgets:
                 for member in members:
                     self._slots.get(budget.key, {}).pop(member, None)
+
+
+class Taker(Protocol):
+    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool | None],
+                     required: str = "") -> tuple[list[Budget], str]:
+        """Take a send's budget slots (app.limits.Limits)."""
+
+
+class Send:
+    """One send held by ``Limits.send_budget`` (app.limits): its budgets are taken between the limits and the
+    provider call."""
+
+    def __init__(self, limits: Taker | None, caller: Caller, number: str, delivery: str) -> None:
+        self._limits, self._caller, self._number, self._delivery = limits, caller, number, delivery
+        self.budgets: list[Budget] = []
+        # The budget past which this send had to prove itself ('' when it had not).
+        self.challenge = ""
+
+    def take_budgets(self, proof: Callable[[], bool | None], required: str = "") -> None:
+        """Take this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off.
+        ``required`` (a budget's name) asks for ``proof`` whatever the budgets' room."""
+        if self._limits is not None:
+            self.budgets, self.challenge = self._limits.take_budgets(self._caller, self._number, self._delivery,
+                                                                     proof, required)
 
 
 # One hash tag for every budget key: in a Cluster they live on one node, where one script can take them all.
