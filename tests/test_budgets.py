@@ -113,9 +113,11 @@ def test_a_verified_code_gives_its_slot_back_and_an_unverified_one_keeps_it(
 
 
 @pytest.mark.parametrize("api", ["legacy"])
-def test_concurrent_sends_cannot_overshoot_a_budget(redis_settings: dict[str, str], vonage: FakeVonage,
-                                                    make_app: MakeApp) -> None:
-    client_app = make_app(redis_settings, OTP_RATELIMIT_PREFIX="5/hour")
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_concurrent_sends_cannot_overshoot_a_budget(store: str, settings: dict[str, str], vonage: FakeVonage,
+                                                    make_app: MakeApp, request: pytest.FixtureRequest) -> None:
+    base = request.getfixturevalue("redis_settings") if store == "redis" else settings
+    client_app = make_app(base, OTP_RATELIMIT_PREFIX="5/hour")
     vonage.start("ok")
     statuses: list[int] = []
     start = threading.Barrier(20)

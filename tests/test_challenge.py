@@ -143,9 +143,9 @@ def test_the_spend_cap_refuses_even_a_solved_challenge(settings_for: dict[str, s
     [f"2001:db8:7:{i:x}::1" for i in range(6)],  # six /64s of one /48: one household's delegation, or a VPS range
     [f"192.0.2.{i}" for i in range(10, 16)],  # six addresses of one /24
 ])
-def test_a_network_past_its_budget_is_asked_for_a_challenge(settings: dict[str, str], vonage: FakeVonage,
+def test_a_network_past_its_budget_is_asked_for_a_challenge(settings_for: dict[str, str], vonage: FakeVonage,
                                                            make_app: MakeApp, addresses: list[str]) -> None:
-    client = make_app(settings, OTP_RATELIMIT_REQUEST_NETWORK="5/hour").test_client()
+    client = make_app(settings_for, OTP_RATELIMIT_REQUEST_NETWORK="5/hour").test_client()
     vonage.start("ok")
 
     statuses = [send(client, f"+1415555{i:04d}", address).status_code for i, address in enumerate(addresses)]
