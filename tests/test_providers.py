@@ -195,6 +195,22 @@ FAULTS = [
 ]
 
 
+@pytest.mark.parametrize("api", ["legacy"])
+@pytest.mark.parametrize(("status", "error", "may_have_sent"), [
+    ("1", ProviderThrottledError, False), ("4", ProviderUnavailableError, False),
+    ("9", ProviderUnavailableError, False), ("5", UpstreamError, True), ("99", UpstreamError, True)])
+def test_a_legacy_failure_status_says_whether_vonage_may_have_acted(api: str, status: str, error: type[OtpError],
+                                                                    may_have_sent: bool) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        harness = VonageHarness(api, mock)
+        harness.vonage.raw("start", json={"status": status, "error_text": "failed"})
+
+        with pytest.raises(error) as exc:
+            harness.provider.start(NUMBER)
+
+    assert exc.value.may_have_sent is may_have_sent
+
+
 @pytest.mark.parametrize("api", ["legacy", "v2"])
 @pytest.mark.parametrize(("answer", "error", "may_have_sent"), FAULTS)
 def test_every_fault_says_whether_the_provider_may_have_sent(api: str, answer: dict[str, object],

@@ -119,9 +119,10 @@ def translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]],
     if isinstance(exc, StatusError):
         status = exc.status or "missing"
         detail = f"status={status} error_text={exc.answer.get('error_text', '')}"
-        # Vonage answered, saying the request failed: it did not act on it.
-        fail(by_legacy_status.get(exc.status, UpstreamError), op, status, detail, exc, exc.answer.get("request_id"),
-             may_have_sent=False)
+        # Vonage answered, saying the request failed: it did not act on it, unless the failure is its own
+        # (status 5, internal error, or a status this service does not know), which may come after acting.
+        error = by_legacy_status.get(exc.status, UpstreamError)
+        fail(error, op, status, detail, exc, exc.answer.get("request_id"), may_have_sent=error is UpstreamError)
     if isinstance(exc, requests.Timeout):
         sent = not isinstance(exc, requests.ConnectTimeout)
         fail(UpstreamTimeoutError, op, "timeout", f"timed out ({type(exc).__name__})", exc, may_have_sent=sent)
