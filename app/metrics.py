@@ -32,6 +32,12 @@ VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonag
 VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],
                            buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
+# Providers other than Vonage (whose metrics above keep their names): calls and failures by provider.
+PROVIDER_LATENCY = Histogram("otp_provider_latency_seconds", "Duration of provider API calls.",
+                             ["provider", "operation"], buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+PROVIDER_ERRORS = Counter("otp_provider_errors", "Provider calls that failed, by provider, operation and the "
+                          "provider's status.", ["provider", "operation", "status"])
+
 # The duration of the last provider call made in this context (greenlet or thread), for the log line that
 # reports on it (its field is still named vonage_ms).
 last_provider_ms: ContextVar[float | None] = ContextVar("last_provider_ms", default=None)
@@ -56,3 +62,15 @@ def exposition(multiprocess_dir: str | None) -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
     return bytes(generate_latest(registry))
+
+
+@contextmanager
+def provider_call(provider: str, operation: str) -> Iterator[None]:
+    """Time one call to ``provider``, whatever its outcome."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        PROVIDER_LATENCY.labels(provider, operation).observe(elapsed)
+        last_provider_ms.set(round(elapsed * 1000, 1))

@@ -35,6 +35,9 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_RATELIMIT_STORAGE_URL": "memory://", "OTP_RECORD_DAYS": 30, "OTP_RECORD_KEY": "",
         "OTP_DEMO_PAGE": True, "OTP_RATELIMIT_REQUEST_NETWORK": "30/hour", "OTP_RATELIMIT_REFUSED_IP": "20/10 minutes",
         "OTP_RATELIMIT_SPEND_CAP": "500/hour;2000/day", "OTP_CHALLENGE_DIFFICULTY": 100_000, "OTP_CHALLENGE_KEY": "",
+        "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_API_KEY_SID": "", "TWILIO_API_KEY_SECRET": "",
+        "TWILIO_VERIFY_SERVICE_SID": "", "TWILIO_VERIFY_URL": "https://verify.twilio.com", "TWILIO_TIMEOUT": 5,
+        "TWILIO_WORKFLOW": ("sms", "voice"), "TWILIO_CODE_TTL": 600,
     }
 
 
@@ -65,7 +68,7 @@ def test_every_problem_is_reported_at_once() -> None:
         assert name in message
 
 
-@pytest.mark.parametrize(("name", "value"), [("OTP_PROVIDER", "twilio"), ("VONAGE_WORKFLOW_ID", "8"),
+@pytest.mark.parametrize(("name", "value"), [("OTP_PROVIDER", "sinch"), ("VONAGE_WORKFLOW_ID", "8"),
                                              ("VONAGE_TIMEOUT", "0"), ("VONAGE_TIMEOUT", "2.5"),
                                              ("VONAGE_PIN_EXPIRY", "3601")])
 def test_out_of_range_values_are_refused(name: str, value: str) -> None:

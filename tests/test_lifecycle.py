@@ -46,6 +46,7 @@ class ScriptedProvider:
 
     name: str = "scripted"
     lifetime: int = 300
+    resends_on_start: bool = False
     starts: list[str | OtpError] = field(default_factory=lambda: ["rid-1"])
     checks: list[OtpError | None] = field(default_factory=list)
     state: State = State.IN_PROGRESS
@@ -135,6 +136,16 @@ def test_a_request_in_progress_that_someone_holds_is_never_handed_out() -> None:
 
     with pytest.raises(VerificationInProgressError):
         started(cycle)
+
+
+def test_a_provider_that_resends_a_pending_code_on_start_is_not_asked_while_one_is_pending() -> None:
+    provider = ScriptedProvider(starts=["rid-1", "rid-1"], resends_on_start=True)
+    cycle = lifecycle(provider)
+    started(cycle)
+
+    with pytest.raises(VerificationInProgressError):
+        started(cycle)
+    assert provider.calls == ["start"]  # the pending verification's id is never handed out again
 
 
 def test_a_refused_captcha_sends_nothing() -> None:

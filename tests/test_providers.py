@@ -7,6 +7,7 @@ provider arranges what the provider will say (for Vonage, its HTTP answers; the 
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -16,9 +17,11 @@ from urllib3.exceptions import NewConnectionError
 
 from app.errors import (
     ActionRefusedError,
+    NumberNotSupportedError,
     OtpError,
     ProviderThrottledError,
     ProviderUnavailableError,
+    RateLimitedError,
     TooManyAttemptsError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -36,8 +39,8 @@ from app.store import Pending
 from .conftest import NUMBER, SETTINGS, FakeVonage
 
 
-def held(request_id: str) -> Pending:
-    return Pending("v" * 43, NUMBER, request_id)
+def held(request_id: str, deliveries: int = 1) -> Pending:
+    return Pending("v" * 43, NUMBER, request_id, deliveries=deliveries)
 
 
 class Printed(logging.Handler):
@@ -111,32 +114,83 @@ class VonageHarness:
             self.vonage.search("SUCCESS", rid=rid)
 
 
-Harness = ConsoleHarness | VonageHarness
+TWILIO = "https://verify.twilio.com/v2/Services/VA0123456789abcdef0123456789abcdef"
+TWILIO_SETTINGS = {"OTP_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+                   "TWILIO_AUTH_TOKEN": "twilio-s3cret-token", "TWILIO_VERIFY_SERVICE_SID": TWILIO.rsplit("/", 1)[1],
+                   "OTP_TOKEN_PRIVATE_KEY": SETTINGS["OTP_TOKEN_PRIVATE_KEY"], "OTP_TOKEN_ISSUER": "https://otp.test"}
 
 
-@pytest.fixture(params=["vonage-legacy", "vonage-v2", "console"])
+def twilio_error(http: int, code: int) -> dict[str, object]:
+    return {"status": http, "json": {"code": code, "message": f"error {code}", "status": http,
+                                     "more_info": f"https://www.twilio.com/docs/errors/{code}"}}
+
+
+class TwilioHarness:
+    """Twilio Verify v2 at the HTTP level, as twilio-python calls it."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.mock = mock
+        self.provider = provider_from_settings(load_settings(TWILIO_SETTINGS))
+        self.knows_status = False  # approved verifications are deleted: a later fetch cannot tell
+
+    def _verification(self, rid: str, status: str = "pending", channel: str = "sms") -> dict[str, object]:
+        return {"sid": rid, "status": status, "to": NUMBER, "channel": channel, "valid": status == "approved"}
+
+    def start(self) -> str:
+        self.mock.add(responses.POST, f"{TWILIO}/Verifications", status=201, json=self._verification("VE-c1"))
+        return self.provider.start(NUMBER)
+
+    def in_progress(self, rid: str) -> None:
+        # Twilio sends the pending code again, under the same sid.
+        self.mock.add(responses.POST, f"{TWILIO}/Verifications", status=201, json=self._verification(rid))
+
+    def check(self, rid: str, outcome: str) -> str:
+        answer: dict[str, object] = {
+            "ok": {"json": self._verification(rid, "approved")}, "wrong": {"json": self._verification(rid)},
+            "too_many": twilio_error(429, 60202), "expired": twilio_error(404, 20404)}[outcome]
+        self.mock.add(responses.POST, f"{TWILIO}/VerificationCheck", **answer)  # type: ignore[arg-type]
+        return "123456"
+
+    def resend(self, rid: str, outcome: str) -> None:
+        if outcome == "ok":
+            self.mock.add(responses.POST, f"{TWILIO}/Verifications", status=201,
+                          json=self._verification(rid, channel="call"))
+
+    def cancel(self, rid: str) -> None:
+        self.mock.add(responses.POST, f"{TWILIO}/Verifications/{rid}", json=self._verification(rid, "canceled"))
+
+    def approved(self, rid: str) -> None:
+        self.mock.add(responses.GET, f"{TWILIO}/Verifications/{rid}", **twilio_error(404, 20404))  # type: ignore[arg-type]
+
+
+Harness = ConsoleHarness | VonageHarness | TwilioHarness
+
+
+@pytest.fixture(params=["vonage-legacy", "vonage-v2", "twilio", "console"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "console":
         yield ConsoleHarness()
         return
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield VonageHarness(request.param.removeprefix("vonage-"), mock)
+        yield TwilioHarness(mock) if request.param == "twilio" else VonageHarness(request.param[7:], mock)
 
 
 def test_a_start_answers_the_providers_request_id(harness: Harness) -> None:
     rid = harness.start()
 
     assert isinstance(rid, str) and rid
-    assert harness.provider.lifetime > 0 and harness.provider.name in ("vonage", "console")
+    assert harness.provider.lifetime > 0 and harness.provider.name in ("vonage", "twilio", "console")
 
 
-def test_a_second_start_names_the_verification_in_progress(harness: Harness) -> None:
+def test_a_second_start_names_the_verification_in_progress_or_says_it_resends_it(harness: Harness) -> None:
     rid = harness.start()
     harness.in_progress(rid)
 
+    if harness.provider.resends_on_start:  # the lifecycle then never asks while one is pending
+        assert harness.provider.start(NUMBER) == rid
+        return
     with pytest.raises(VerificationInProgressError) as exc:
         harness.provider.start(NUMBER)
-
     assert exc.value.request_id == rid
 
 
@@ -171,7 +225,7 @@ def test_a_resend_delivers_and_one_past_the_last_step_is_refused_with_the_code_s
     harness.resend(rid, "refused")
 
     with pytest.raises(ActionRefusedError):
-        harness.provider.resend(held(rid))
+        harness.provider.resend(held(rid, deliveries=2))
 
 
 def test_status_says_what_became_of_the_verification_or_that_it_cannot_say(harness: Harness) -> None:
@@ -262,3 +316,56 @@ def test_wrong_then_unknown_request() -> None:
         console.check(held(request_id), wrong)
     with pytest.raises(VerificationExpiredError):
         console.check(held(request_id), code)
+
+
+# --- Twilio's error codes, read before the HTTP status --------------------------------------------------
+@pytest.mark.parametrize(("http", "code", "error", "may_have_sent"), [
+    (429, 20429, ProviderThrottledError, False),  # the account throttled
+    (429, 60203, RateLimitedError, False),  # too many sends to this number: the person's limit
+    (400, 60200, NumberNotSupportedError, False),
+    (403, 60605, NumberNotSupportedError, False),  # geo permissions
+    (403, 60410, NumberNotSupportedError, False),  # fraud block
+    (401, 20003, ProviderUnavailableError, False),
+    (503, 0, UpstreamUnavailableError, False),
+    (500, 0, UpstreamError, True),
+])
+def test_twilio_errors_mean_what_their_code_says(http: int, code: int, error: type[OtpError],
+                                                  may_have_sent: bool) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        harness = TwilioHarness(mock)
+        mock.add(responses.POST, f"{TWILIO}/Verifications", **twilio_error(http, code))  # type: ignore[arg-type]
+
+        with pytest.raises(error) as exc:
+            harness.provider.start(NUMBER)
+
+    assert exc.value.may_have_sent is may_have_sent
+
+
+@pytest.mark.parametrize(("answer", "error", "may_have_sent"), FAULTS[:4])
+def test_twilio_transport_faults_say_whether_twilio_may_have_sent(answer: dict[str, object], error: type[OtpError],
+                                                                  may_have_sent: bool) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        harness = TwilioHarness(mock)
+        mock.add(responses.POST, f"{TWILIO}/Verifications", **answer)  # type: ignore[arg-type]
+
+        with pytest.raises(error) as exc:
+            harness.provider.start(NUMBER)
+
+    assert exc.value.may_have_sent is may_have_sent
+
+
+def test_twilio_checks_by_verification_sid_and_sends_the_next_channel_as_a_call(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock, caplog.at_level(logging.DEBUG):
+        harness = TwilioHarness(mock)
+        rid = harness.start()
+        harness.check(rid, "ok")
+        harness.resend(rid, "ok")
+        harness.provider.check(held(rid), "123456")
+        harness.provider.resend(held(rid))
+
+        start, check, resend = (urllib.parse.parse_qs(call.request.body) for call in mock.calls)
+    assert start == {"To": [NUMBER], "Channel": ["sms"]}
+    assert check == {"VerificationSid": [rid], "Code": ["123456"]}  # never by To
+    assert resend == {"To": [NUMBER], "Channel": ["call"]}
+    assert "twilio-s3cret-token" not in caplog.text and "123456" not in caplog.text

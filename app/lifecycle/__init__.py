@@ -72,7 +72,6 @@ class Lifecycle:
         self._kinds = allowed_kinds
         self._resend_in = limits.cooldown if limits.enabled else 0
 
-    # --- start and resend ---------------------------------------------------------------------------
     def refused_send(self, caller: Caller) -> None:
         """Count a send request that ended before the lifecycle (malformed): 429 past its caller's limits."""
         self.limits.count_send(caller)
@@ -98,6 +97,9 @@ class Lifecycle:
             return self._start(caller, e164, nonce, verification_id, send.challenge)
 
     def _start(self, caller: Caller, number: str, nonce: str, verification_id: str, challenge: str) -> Started:
+        if self.provider.resends_on_start and self.store.latest(number) is not None:
+            self._event("in_progress", number, caller)  # the provider would send the pending code again
+            raise VerificationInProgressError()
         try:
             request_id = self.provider.start(number)
         except VerificationInProgressError as exc:
@@ -146,7 +148,6 @@ class Lifecycle:
         return Delivery(channels[min(made, len(channels)) - 1], channels[made] if made < len(channels) else None,
                         self._resend_in)
 
-    # --- cancel and check ---------------------------------------------------------------------------
     def refused_check(self, caller: Caller) -> None:
         """Count a check or cancel that ended before the lifecycle (malformed): 429 past its caller's limits."""
         self.limits.count_check(caller, "")

@@ -32,6 +32,9 @@ class Provider(Protocol):
     name: str
     # Seconds a verification lives at the provider, through every delivery of its workflow.
     lifetime: int
+    # Whether a start to a number with a pending verification sends that one's code again (instead of
+    # being refused with VerificationInProgressError): the lifecycle then looks for its own first.
+    resends_on_start: bool
 
     def start(self, number: str) -> str:
         """Send a code to ``number`` (E.164, with '+') and return the provider's request id.

@@ -39,6 +39,7 @@ class ConsoleProvider:
     """Codes in this process's memory, printed to the ``app.console`` log."""
 
     name = "console"
+    resends_on_start = False
 
     def __init__(self, *, code_length: int, pin_expiry: int, deliveries: int = MAX_DELIVERIES,
                  clock: Callable[[], float] = time.monotonic, out: logging.Logger | None = None) -> None:

@@ -58,7 +58,19 @@ def _vonage(settings: Settings) -> Provider:
         raise ConfigError(f"invalid Vonage settings: {exc}") from None
 
 
-FACTORIES = {ProviderName.CONSOLE: _console, ProviderName.VONAGE: _vonage}
+def _twilio(settings: Settings) -> Provider:
+    from .twilio import TwilioProvider
+
+    api_key = bool(settings.TWILIO_API_KEY_SID)
+    return TwilioProvider(account_sid=settings.TWILIO_ACCOUNT_SID,
+                          username=settings.TWILIO_API_KEY_SID if api_key else settings.TWILIO_ACCOUNT_SID,
+                          password=settings.TWILIO_API_KEY_SECRET if api_key else settings.TWILIO_AUTH_TOKEN,
+                          service_sid=settings.TWILIO_VERIFY_SERVICE_SID, verify_url=settings.TWILIO_VERIFY_URL,
+                          timeout=settings.TWILIO_TIMEOUT, workflow=settings.TWILIO_WORKFLOW,
+                          lifetime=settings.TWILIO_CODE_TTL)
+
+
+FACTORIES = {ProviderName.CONSOLE: _console, ProviderName.VONAGE: _vonage, ProviderName.TWILIO: _twilio}
 
 
 def provider_from_settings(settings: Settings) -> Provider:

@@ -13,7 +13,6 @@ from typing import Any, NoReturn, TypeVar
 import requests
 import urllib3
 from pydantic import ValidationError
-from urllib3.exceptions import NewConnectionError
 from vonage_http_client import (
     Auth,
     AuthenticationError,
@@ -34,13 +33,13 @@ from ..errors import (
     ProviderUnavailableError,
     TooManyAttemptsError,
     UpstreamError,
-    UpstreamTimeoutError,
     UpstreamUnavailableError,
     VerificationExpiredError,
     VerificationInProgressError,
     WrongCodeError,
 )
 from ..metrics import VONAGE_ERRORS, last_provider_ms, vonage_call
+from .transport import transport_failure
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +103,6 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    """True when the connection failed before the request went out (refused, no route, no name, TLS)."""
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    cause: BaseException | None = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-    reason = getattr(cause, "reason", cause)
-    return isinstance(reason, NewConnectionError)
-
-
 def translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]],
               by_legacy_status: Mapping[str, type[OtpError]]) -> NoReturn:
     """Turn an SDK or transport exception into one of our errors, keeping the cause for the log."""
@@ -123,13 +113,10 @@ def translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]],
         # (status 5, internal error, or a status this service does not know), which may come after acting.
         error = by_legacy_status.get(exc.status, UpstreamError)
         fail(error, op, status, detail, exc, exc.answer.get("request_id"), may_have_sent=error is UpstreamError)
-    if isinstance(exc, requests.Timeout):
-        sent = not isinstance(exc, requests.ConnectTimeout)
-        fail(UpstreamTimeoutError, op, "timeout", f"timed out ({type(exc).__name__})", exc, may_have_sent=sent)
-    if isinstance(exc, requests.ConnectionError):
-        # A connection dropped after the request went out may have been acted on.
-        fail(UpstreamUnavailableError, op, "connection", f"unreachable ({type(exc).__name__})", exc,
-             may_have_sent=not _never_connected(exc))
+    if isinstance(exc, requests.RequestException) and (transport := transport_failure(exc)):
+        error, status, sent = transport
+        what = "timed out" if status == "timeout" else "unreachable"
+        fail(error, op, status, f"{what} ({type(exc).__name__})", exc, may_have_sent=sent)
     if isinstance(exc, HttpRequestError):
         http = exc.response.status_code
         status = f"http_{http}"

@@ -73,6 +73,7 @@ class VonageLegacyProvider:
     """Vonage's legacy Verify API, with API key and secret."""
 
     name = "vonage"
+    resends_on_start = False
 
     def __init__(self, *, auth: Auth, api_host: str, timeout: int, brand: str, code_length: int, pin_expiry: int,
                  workflow_id: int) -> None:

@@ -36,6 +36,7 @@ class VonageV2Provider:
     """Vonage's Verify v2 API."""
 
     name = "vonage"
+    resends_on_start = False
 
     def __init__(self, *, auth: Auth, api_host: str, timeout: int, brand: str, code_length: int,
                  channel_timeout: int, workflow: tuple[str, ...], whatsapp_from: str, locale: str) -> None:

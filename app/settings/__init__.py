@@ -33,14 +33,16 @@ from .rules import (
     problem,
     signing_key,
     structured,
+    twilio_problems,
 )
-from .source import ENVIRON, Environ
+from .source import ENVIRON, Environ, log_format, store_url_from
 
 __all__ = ["ConfigError", "ProviderName", "Settings", "load_settings", "log_format", "store_url_from"]
 
 
 class ProviderName(enum.StrEnum):
     VONAGE = "vonage"
+    TWILIO = "twilio"
     CONSOLE = "console"
 
 
@@ -51,8 +53,7 @@ RATE_LIMIT_NAMES = ("OTP_RATELIMIT_REQUEST_IP", "OTP_RATELIMIT_REQUEST_NUMBER", 
                     "OTP_RATELIMIT_CHECK_IP", "OTP_RATELIMIT_CHECK_NUMBER", "OTP_RATELIMIT_KEY",
                     "OTP_RATELIMIT_COUNTRY", "OTP_RATELIMIT_PREFIX", "OTP_RATELIMIT_GLOBAL",
                     "OTP_RATELIMIT_REQUEST_NETWORK", "OTP_RATELIMIT_SPEND_CAP", "OTP_RATELIMIT_REFUSED_IP")
-# The limits storages the service counts on: memory, and Redis, where the send budgets keep their slots too
-# (app.limits.budgets); each is one limits knows (its registry, not in limits.storage's __all__).
+# The limits storages the service counts on: memory and Redis, where the send budgets keep slots too.
 LIMITS_SCHEMES: tuple[str, ...] = tuple(s for s in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
                                                     "redis+cluster")
                                         if s in limits_storage.SCHEMES)  # type: ignore[attr-defined]
@@ -86,6 +87,16 @@ class Settings(BaseSettings):
     VONAGE_WORKFLOW: Csv = ("sms",)
     VONAGE_WHATSAPP_FROM: str = Field("", validate_default=True)
     VONAGE_LOCALE: str = ""
+    # Twilio Verify: the account and its token (or an API key), the service and its code lifetime at Twilio.
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = Field("", repr=False)
+    TWILIO_API_KEY_SID: str = ""
+    TWILIO_API_KEY_SECRET: str = Field("", repr=False)
+    TWILIO_VERIFY_SERVICE_SID: str = Field("", validate_default=True)
+    TWILIO_VERIFY_URL: str = "https://verify.twilio.com"
+    TWILIO_TIMEOUT: int = Field(5, ge=1, le=60)
+    TWILIO_WORKFLOW: Csv = ("sms", "voice")
+    TWILIO_CODE_TTL: int = Field(600, ge=60, le=86_400)
     OTP_RATELIMIT_ENABLED: bool = True
     OTP_RATELIMIT_REQUEST_IP: RateLimit = "10/hour"
     OTP_RATELIMIT_REQUEST_NUMBER: RateLimit = "3/10 minutes;10/day"
@@ -100,12 +111,10 @@ class Settings(BaseSettings):
     OTP_RATELIMIT_REFUSED_IP: RateLimit = "20/10 minutes"
     # Unconverted sends per IPv4 /24 and IPv6 /48 (carrier NATs, home delegations): past it, a challenge.
     OTP_RATELIMIT_REQUEST_NETWORK: RateLimit = "30/hour"
-    # The bill's last brake: unconverted deliveries to all destinations, which even a solved challenge
-    # cannot pass.
+    # The bill's last brake: unconverted deliveries in all, which even a solved challenge cannot pass.
     OTP_RATELIMIT_SPEND_CAP: RateLimit = "500/hour;2000/day"
-    # The proof-of-work past a shared budget: ALTCHA's maxnumber (a client tries half of it on average; a
-    # mid-range phone's browser about a second at the default), and the key that signs challenges
-    # (derived from the token signing key when empty).
+    # The proof-of-work past a budget: ALTCHA's maxnumber (a client tries half of it on average; about a
+    # second of a mid-range phone's work at the default), and the key that signs challenges ('': derived).
     OTP_CHALLENGE_DIFFICULTY: int = Field(100_000, ge=1_000, le=1_000_000)
     OTP_CHALLENGE_KEY: str = Field("", repr=False)
     OTP_RESEND_COOLDOWN: int = Field(30, ge=0, le=3600)
@@ -139,6 +148,8 @@ class Settings(BaseSettings):
     @property
     def OTP_CHANNELS(self) -> tuple[str, ...]:  # noqa: N802 - named as the settings are
         """The channels of the workflow's delivery steps, in order: the token's amr and the next channel."""
+        if self.OTP_PROVIDER is ProviderName.TWILIO:
+            return self.TWILIO_WORKFLOW
         if self.VONAGE_VERIFY_API == "v2":
             return self.VONAGE_WORKFLOW
         return LEGACY_WORKFLOWS.get(self.VONAGE_WORKFLOW_ID, ("sms",))
@@ -221,6 +232,13 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return key
 
+    @field_validator("TWILIO_VERIFY_SERVICE_SID")
+    @classmethod
+    def _twilio_credentials(cls, value: str, info: ValidationInfo) -> str:
+        if _data(info, "OTP_PROVIDER") is ProviderName.TWILIO and (problems := twilio_problems(info.data, value)):
+            raise ValueError("; ".join(problems))
+        return value
+
     @field_validator("VONAGE_BRAND", "VONAGE_CODE_LENGTH", "VONAGE_PIN_EXPIRY")
     @classmethod
     def _api_rules(cls, value: Any, info: ValidationInfo) -> Any:
@@ -250,7 +268,7 @@ class Settings(BaseSettings):
     @classmethod
     def _signing_key(cls, value: object, info: ValidationInfo) -> object:
         if value is None or value == "":
-            if _data(info, "OTP_PROVIDER") is ProviderName.VONAGE:
+            if _data(info, "OTP_PROVIDER") not in (ProviderName.CONSOLE, None):
                 raise ValueError(f"missing OTP_TOKEN_PRIVATE_KEY (the key that signs verification tokens; make one "
                                  f"with '{KEYGEN_COMMAND}' and set OTP_TOKEN_PRIVATE_KEY=signing-key.pem)")
             return None
@@ -259,7 +277,7 @@ class Settings(BaseSettings):
     @field_validator("OTP_TOKEN_ISSUER")
     @classmethod
     def _issuer(cls, value: str, info: ValidationInfo) -> str:
-        if not value and _data(info, "OTP_PROVIDER") is ProviderName.VONAGE:
+        if not value and _data(info, "OTP_PROVIDER") not in (ProviderName.CONSOLE, None):
             raise ValueError("missing OTP_TOKEN_ISSUER (the tokens' iss claim: this service's public URL, "
                              "e.g. https://otp.example.com)")
         return value
@@ -280,15 +298,3 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     finally:
         ENVIRON.reset(token)
-
-
-def store_url_from(environ: Mapping[str, str] | None = None) -> str:
-    """OTP_STORE_URL alone, for the migration commands, which need no other setting."""
-    return (os.environ if environ is None else environ).get("OTP_STORE_URL", "").strip() or "memory://"
-
-
-def log_format(environ: Mapping[str, str] | None = None) -> str:
-    """OTP_LOG_FORMAT alone, for gunicorn.conf.py, which sets up logging before the app exists."""
-    value = (os.environ if environ is None else environ).get("OTP_LOG_FORMAT", "").strip().lower()
-    return value or "json"
-

@@ -30,7 +30,7 @@ API_KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 ORIGIN_PATTERN = re.compile(r"https?://[^/?#@\s]+")
 # Settings whose text holds a list or a table: comma-separated values, name:digest pairs, PEM keys.
-STRUCTURED = ("VONAGE_WORKFLOW", "OTP_ALLOWED_COUNTRIES", "OTP_ALLOWED_NUMBER_TYPES", "OTP_API_KEYS",
+STRUCTURED = ("VONAGE_WORKFLOW", "TWILIO_WORKFLOW", "OTP_ALLOWED_COUNTRIES", "OTP_ALLOWED_NUMBER_TYPES", "OTP_API_KEYS",
               "OTP_TOKEN_PREVIOUS_KEYS", "OTP_TOKEN_AUDIENCE", "OTP_ALLOWED_ORIGINS")
 
 
@@ -45,11 +45,11 @@ def _csv(name: str, value: str) -> list[str]:
             raise ValueError(f"OTP_ALLOWED_COUNTRIES has unknown ISO 3166 alpha-2 codes: {', '.join(unknown)}")
         return codes
     items = [item.lower() for item in items]
-    if name == "VONAGE_WORKFLOW" and not items:
+    if name.endswith("_WORKFLOW") and not items:
         return ["sms"]
-    allowed = CHANNELS if name == "VONAGE_WORKFLOW" else NUMBER_KINDS
+    allowed = CHANNELS if name.endswith("_WORKFLOW") else NUMBER_KINDS
     if unknown := sorted(set(items) - set(allowed)):
-        what = "channels " if name == "VONAGE_WORKFLOW" else ""
+        what = "channels " if name.endswith("_WORKFLOW") else ""
         raise ValueError(f"{name} {what}must be among {', '.join(allowed)}, got {', '.join(unknown)}")
     return items
 
@@ -113,6 +113,17 @@ def credential_problems(api: str, data: Mapping[str, Any], private_key_given: bo
     jwt = " or VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY" if api == "v2" else ""
     return [f"missing {', '.join(missing)} (required with OTP_PROVIDER=vonage{jwt}; set OTP_PROVIDER=console to try "
             "the service without a Vonage account)"]
+
+
+def twilio_problems(data: Mapping[str, Any], service_sid: str) -> list[str]:
+    """What OTP_PROVIDER=twilio misses: the account, its auth token or an API key, the Verify service."""
+    missing = [name for name, given in (("TWILIO_ACCOUNT_SID", data.get("TWILIO_ACCOUNT_SID")),
+                                        ("TWILIO_VERIFY_SERVICE_SID", service_sid)) if not given]
+    if data.get("TWILIO_API_KEY_SID") or data.get("TWILIO_API_KEY_SECRET"):
+        missing += [n for n in ("TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET") if not data.get(n)]
+    elif not data.get("TWILIO_AUTH_TOKEN"):
+        missing.append("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)")
+    return [f"missing {', '.join(missing)} (required with OTP_PROVIDER=twilio)"] if missing else []
 
 
 def signing_key(value: str) -> PrivateKey:

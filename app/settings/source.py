@@ -19,3 +19,14 @@ class Environ(EnvSettingsSource):
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return {name if self.case_sensitive else name.lower(): value.strip()
                 for name, value in ENVIRON.get(os.environ).items() if value.strip()}
+
+
+def store_url_from(environ: Mapping[str, str] | None = None) -> str:
+    """OTP_STORE_URL alone, for the migration commands, which need no other setting."""
+    return (os.environ if environ is None else environ).get("OTP_STORE_URL", "").strip() or "memory://"
+
+
+def log_format(environ: Mapping[str, str] | None = None) -> str:
+    """OTP_LOG_FORMAT alone, for gunicorn.conf.py, which sets up logging before the app exists."""
+    value = (os.environ if environ is None else environ).get("OTP_LOG_FORMAT", "").strip().lower()
+    return value or "json"

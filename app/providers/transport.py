@@ -1,0 +1,30 @@
+"""What a failed HTTP call to any provider means, before its answer is read: the SDKs here all send through
+requests. A connection never made (refused, no route, no name, a connect timeout, TLS) certainly sent
+nothing; one dropped after the request went out, or a read timeout, may have.
+"""
+
+from __future__ import annotations
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from ..errors import OtpError, UpstreamTimeoutError, UpstreamUnavailableError
+
+
+def never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the connection failed before the request went out."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    cause: BaseException | None = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, NewConnectionError)
+
+
+def transport_failure(exc: requests.RequestException) -> tuple[type[OtpError], str, bool] | None:
+    """(the error, its metric status, whether the provider may have acted) for a timeout or a connection
+    failure; None for any other requests exception."""
+    if isinstance(exc, requests.Timeout):
+        return UpstreamTimeoutError, "timeout", not isinstance(exc, requests.ConnectTimeout)
+    if isinstance(exc, requests.ConnectionError):
+        return UpstreamUnavailableError, "connection", not never_connected(exc)
+    return None
