@@ -137,3 +137,19 @@ def test_concurrent_sends_cannot_overshoot_a_budget(store: str, settings: dict[s
     # solve a challenge first.
     assert sorted(statuses) == [200] * 5 + [428] * 15
     assert len(vonage.calls("start")) == 5
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_send_and_a_resend_take_their_budgets_and_log_no_error(settings: dict[str, str], vonage: FakeVonage,
+                                                                  make_app: MakeApp,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    client = make_app(settings).test_client()
+    vonage.start("ok")
+    vonage.control("next", "ok")
+    with caplog.at_level(logging.INFO):
+        vid = client.post("/request-otp", json={"phoneNumber": "+14155550001"}).json["verificationId"]
+        assert client.post("/resend-otp", json={"verificationId": vid}).status_code == 200
+
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -172,6 +172,9 @@ class Limits:
                 self._budget_call(self.budgets.give_back, send.budgets, [delivery])
                 DELIVERIES.labels("unsent", phone.country(number)).inc()
             raise
+        if not send.budgets:
+            # Every send takes its budgets before the provider call; one that went out without is a bug.
+            log.error("a send went out without taking its budget slots")
         try:
             self._moving_windows([], destination)
         except StoreError as exc:
