@@ -133,15 +133,15 @@ def test_checks_and_deliveries_are_counted_per_verification(store: Store) -> Non
     assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2, unsettled=True)
 
 
-def test_the_budget_a_start_was_challenged_past_stays_with_the_verification(store: Store) -> None:
-    store.create(Pending("vid-1", NUMBER, "req-1", challenge="country"), 60)
+def test_the_challenge_and_the_provider_of_a_start_stay_with_the_verification(store: Store) -> None:
+    store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="twilio"), 60)
     store.count_delivery("vid-1")
 
     checked = store.begin_check("vid-1")
-    assert checked is not None and checked.challenge == "country"
+    assert checked is not None and (checked.challenge, checked.provider) == ("country", "twilio")
     found, latest = store.get("vid-1"), store.latest(NUMBER)
-    assert found is not None and found.challenge == "country" and found.deliveries == 2
-    assert latest is not None and latest.challenge == "country"
+    assert found is not None and (found.challenge, found.provider, found.deliveries) == ("country", "twilio", 2)
+    assert latest is not None and (latest.challenge, latest.provider) == ("country", "twilio")
 
 
 def test_a_check_that_never_settled_is_reported_to_the_next(store: Store) -> None:
@@ -363,7 +363,8 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
 
     record = f"otp:v:{{{started.json['verificationId']}}}"
     assert clean_redis_pending.hgetall(record) == {"number": NUMBER, "rid": "req-ttl", "nonce": "", "checks": "0",
-                                                   "deliveries": "1", "unsettled": "0", "challenge": ""}
+                                                   "deliveries": "1", "unsettled": "0", "challenge": "",
+                                                   "provider": "vonage"}
     assert clean_redis_pending.get(f"otp:n:{NUMBER}") == started.json["verificationId"]
     assert 175 <= clean_redis_pending.ttl(record) <= 180
 

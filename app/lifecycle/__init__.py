@@ -105,18 +105,19 @@ class Lifecycle:
         except VerificationInProgressError as exc:
             if not exc.request_id:
                 raise
-            # The provider names the verification in progress. If it is the latest one stored, someone holds
-            # its id: 409, and that id is never handed to this caller. If not, it was started by an attempt of
-            # ours whose answer was lost (a timeout, a dropped connection, a store fault): the code is on its
-            # way, so this caller, who asked, gets a new id for it.
+            # The provider names the verification in progress. The latest one stored: someone holds its id (409,
+            # never handed to this caller). Another: an attempt of ours whose answer was lost (a timeout, a
+            # dropped connection, a store fault) started it; the code is on its way, so this caller gets an id.
             latest = self.store.latest(number)
             if latest is not None and latest.request_id == exc.request_id:
                 self._event("in_progress", number, caller)
                 raise
             self._event("started", number, caller, event="verification_adopted")
-            return self._keep(Pending(verification_id, number, exc.request_id, nonce, challenge=challenge))
-        self._event("started", number, caller)
-        return self._keep(Pending(verification_id, number, request_id, nonce, challenge=challenge))
+            request_id = exc.request_id
+        else:
+            self._event("started", number, caller)
+        return self._keep(Pending(verification_id, number, request_id, nonce, challenge=challenge,
+                                  provider=self.provider.name))
 
     def _keep(self, verification: Pending) -> Started:
         self.store.create(verification, self.provider.lifetime + TTL_MARGIN)

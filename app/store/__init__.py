@@ -33,6 +33,9 @@ class Pending:
     # The shared budget (country, prefix, ...) whose challenge the start had to solve, or '': a verification
     # started past a budget makes each of its resends solve one too.
     challenge: str = ""
+    # The provider that started it (its checks, resends and cancels go there); '' for one stored before the
+    # provider was recorded, which Vonage started.
+    provider: str = ""
 
 
 class Store(Protocol):

@@ -24,6 +24,7 @@ redis.call('HSET', KEYS[1], 'unsettled', 1)
 local values = redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries')
 values[6] = before
 values[7] = redis.call('HGET', KEYS[1], 'challenge')
+values[8] = redis.call('HGET', KEYS[1], 'provider')
 return values
 """
 _SET_IF_EXISTS = """
@@ -39,7 +40,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-_FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled", "challenge")
+_FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled", "challenge", "provider")
 
 
 # Connections per process to one Redis. Under many concurrent requests (gevent workers) a request waits
@@ -108,11 +109,11 @@ class RedisStore:
         return f"{self._prefix}n:{number}"
 
     def _pending(self, verification_id: str, values: list[Any]) -> Pending | None:
-        number, rid, nonce, checks, deliveries, unsettled, challenge = values
+        number, rid, nonce, checks, deliveries, unsettled, challenge, provider = values
         if number is None or rid is None:
             return None
         return Pending(verification_id, number, rid, nonce or "", int(checks or 0), int(deliveries or 1),
-                       unsettled == "1", challenge or "")
+                       unsettled == "1", challenge or "", provider or "")
 
     def create(self, pending: Pending, ttl: int) -> None:
         record = self._record(pending.id)
@@ -121,7 +122,8 @@ class RedisStore:
                 pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id,
                                            "nonce": pending.nonce, "checks": pending.checks,
                                            "deliveries": pending.deliveries,
-                                           "unsettled": int(pending.unsettled), "challenge": pending.challenge})
+                                           "unsettled": int(pending.unsettled), "challenge": pending.challenge,
+                                           "provider": pending.provider})
                 pipe.expire(record, ttl)
                 pipe.set(self._index(pending.number), pending.id, ex=ttl)
                 pipe.execute()

@@ -66,6 +66,8 @@ class PendingRow(Base):
     deliveries: Mapped[int] = mapped_column(Integer, default=1)
     # The budget whose challenge the start solved ('' for none): its resends solve one too.
     challenge: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The provider that started it ('' for a verification stored before 0003: Vonage's).
+    provider: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[float] = mapped_column(Float(53))
     expires_at: Mapped[float] = mapped_column(Float(53))
 
@@ -99,13 +101,13 @@ class RecordRow(Base):
 
 
 _COLUMNS = (PendingRow.id, PendingRow.number, PendingRow.request_id, PendingRow.nonce, PendingRow.checks,
-            PendingRow.settled, PendingRow.deliveries, PendingRow.challenge)
+            PendingRow.settled, PendingRow.deliveries, PendingRow.challenge, PendingRow.provider)
 
 
 def _pending(row: Any, checks_before: int = 0) -> Pending:
     """The verification a row holds; ``checks_before`` discounts the check this statement counted."""
     return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
-                   unsettled=row.checks - checks_before > row.settled, challenge=row.challenge)
+                   unsettled=row.checks - checks_before > row.settled, challenge=row.challenge, provider=row.provider)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -193,7 +195,8 @@ class SqlStore:
             connection.execute(insert(PendingRow).values(
                 id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
                 checks=pending.checks, settled=pending.checks - int(pending.unsettled),
-                deliveries=pending.deliveries, challenge=pending.challenge, created_at=now, expires_at=now + ttl))
+                deliveries=pending.deliveries, challenge=pending.challenge, provider=pending.provider,
+                created_at=now, expires_at=now + ttl))
             expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
             connection.execute(delete(PendingRow).where(PendingRow.id.in_(expired)))
         self._run(work)
