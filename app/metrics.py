@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -43,16 +43,9 @@ PROVIDER_ERRORS = Counter("otp_provider_errors", "Provider calls that failed, by
 last_provider_ms: ContextVar[float | None] = ContextVar("last_provider_ms", default=None)
 
 
-@contextmanager
-def vonage_call(operation: str) -> Iterator[None]:
+def vonage_call(operation: str) -> AbstractContextManager[None]:
     """Time one Vonage call, whatever its outcome."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = time.perf_counter() - started
-        VONAGE_LATENCY.labels(operation).observe(elapsed)
-        last_provider_ms.set(round(elapsed * 1000, 1))
+    return _timed(VONAGE_LATENCY.labels(operation))
 
 
 def exposition(multiprocess_dir: str | None) -> bytes:
@@ -64,13 +57,18 @@ def exposition(multiprocess_dir: str | None) -> bytes:
     return bytes(generate_latest(registry))
 
 
-@contextmanager
-def provider_call(provider: str, operation: str) -> Iterator[None]:
+def provider_call(provider: str, operation: str) -> AbstractContextManager[None]:
     """Time one call to ``provider``, whatever its outcome."""
+    return _timed(PROVIDER_LATENCY.labels(provider, operation))
+
+
+@contextmanager
+def _timed(histogram: Histogram) -> Iterator[None]:
+    """Observe the call's duration in ``histogram`` and keep it for the log line that reports on it."""
     started = time.perf_counter()
     try:
         yield
     finally:
         elapsed = time.perf_counter() - started
-        PROVIDER_LATENCY.labels(provider, operation).observe(elapsed)
+        histogram.observe(elapsed)
         last_provider_ms.set(round(elapsed * 1000, 1))
