@@ -81,11 +81,9 @@ class Limits:
     def close(self) -> None:
         """Release the storage's connections (a Redis storage's pool)."""
         if isinstance(self.storage, RedisStorage):
-            client = self.storage.get_connection()
-            client.close()
-            pool = getattr(client, "connection_pool", None)
-            if pool is not None:
-                pool.disconnect()
+            from .redis import close
+
+            close(self.storage)
 
     def _windows(self, scope: str, key: str) -> list[Window]:
         return [Window(scope, item, item.key_for(KEY_PREFIX, key, scope)) for item in self._items[scope]]

@@ -60,6 +60,13 @@ def _evalsha(client: Redis, calls: Sequence[tuple[Script, tuple[Any, ...]]]) -> 
     return answers
 
 
+def close(storage: RedisStorage) -> None:
+    """Release a Redis limits storage's connections."""
+    from ..store.redis import close_client
+
+    close_client(storage.get_connection())
+
+
 def storage_options(url: str) -> dict[str, Any]:
     """Short timeouts for Redis, and for one Redis a bounded pool that waits when all its connections are
     busy: redis-py's default pool raises MaxConnectionsError past 100 concurrent requests."""

@@ -53,6 +53,14 @@ def blocking_pool(url: str, **options: Any) -> redis.BlockingConnectionPool:
     return redis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=2, **options)
 
 
+def close_client(client: Any) -> None:
+    """Close a client and its pool: a client given its pool leaves the pool's connections open on close()."""
+    client.close()
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        pool.disconnect()
+
+
 def _nodes(netloc: str, default_port: int) -> list[tuple[str, int]]:
     """``[user:password@]host[:port][,host[:port]...]`` -> [(host, port), ...]."""
     nodes = []
@@ -178,8 +186,4 @@ class RedisStore:
             raise StoreError() from exc
 
     def close(self) -> None:
-        self._redis.close()
-        # A client given its pool leaves the pool's connections open on close(): close them too.
-        pool = getattr(self._redis, "connection_pool", None)
-        if pool is not None:
-            pool.disconnect()
+        close_client(self._redis)
