@@ -22,7 +22,7 @@ from ..settings import ProviderName, Settings, load_settings
 from ..store import store_from_url
 from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
 from .errors import register_error_handlers
-from .guards import api_key_name, authenticate, check_origin, current_caller, refused
+from .guards import api_key_name, authenticate, check_origin, refused
 
 log = logging.getLogger("app")
 
@@ -106,7 +106,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_host=hops)  # type: ignore[method-assign]
 
     from . import pages  # noqa: F401 - its routes join the blueprint
-    from .routes import bp
+    from .routes import bp, request_caller
 
     app.register_blueprint(bp)
     register_error_handlers(app)
@@ -124,8 +124,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
             authenticate(keys)
             check_origin(allowed)
         except (UnauthorizedError, OriginNotAllowedError) as exc:
-            caller = current_caller(settings.OTP_TRUSTED_PROXIES, settings.OTP_IPV6_PREFIX)
-            refused(exc, *app.extensions["otp_limits"].count_refusal(caller))
+            refused(exc, *app.extensions["otp_limits"].count_refusal(request_caller()))
             raise
 
     if allowed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, request
@@ -36,7 +37,8 @@ def get_settings() -> Settings:
     return settings
 
 
-def _caller() -> Caller:
+def request_caller() -> Caller:
+    """The caller of this request (its address, limit key and API key), by the app's settings."""
     settings = get_settings()
     return current_caller(settings.OTP_TRUSTED_PROXIES, settings.OTP_IPV6_PREFIX)
 
@@ -62,7 +64,7 @@ def forget_cookie(response: Response, verification_id: str | None) -> Response:
 @bp.post("/request-otp")
 def request_otp() -> Response:
     """Send a code to the posted phone number and answer the new verification's id."""
-    lifecycle, caller = get_lifecycle(), _caller()
+    lifecycle, caller = get_lifecycle(), request_caller()
     try:
         data = parse.body()
         number, nonce = parse.number(data), parse.nonce(data)
@@ -78,13 +80,13 @@ def request_otp() -> Response:
     return response
 
 
-def _held(refused: Any) -> tuple[str, str | None, dict[str, Any]]:
+def _held(refused: Callable[[Caller], None]) -> tuple[str, str | None, dict[str, Any]]:
     """The verification id, the optional number and the body of a request about a verification."""
     try:
         data = parse.body()
         return parse.verification_id(data), parse.optional_number(data), dict(data)
     except OtpError:
-        refused(_caller())
+        refused(request_caller())
         raise
 
 
@@ -93,7 +95,7 @@ def resend_otp() -> dict[str, Any]:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
     lifecycle = get_lifecycle()
     verification_id, number, data = _held(lifecycle.refused_send)
-    resent = lifecycle.resend(_caller(), verification_id, number, data.get("altcha"))
+    resent = lifecycle.resend(request_caller(), verification_id, number, data.get("altcha"))
     return {"message": "The code is being delivered again.", **_delivery(resent.delivery)}
 
 
@@ -102,7 +104,7 @@ def cancel_otp() -> Response:
     """Cancel the caller's pending verification."""
     lifecycle = get_lifecycle()
     verification_id, number, _ = _held(lifecycle.refused_check)
-    cancelled = lifecycle.cancel(_caller(), verification_id, number)
+    cancelled = lifecycle.cancel(request_caller(), verification_id, number)
     return forget_cookie(make_response({"message": "The verification is cancelled."}), cancelled.id)
 
 
@@ -114,9 +116,9 @@ def check_otp() -> Response:
     try:
         code = parse.field(data, "code").strip()
     except OtpError:
-        lifecycle.refused_check(_caller())
+        lifecycle.refused_check(request_caller())
         raise
-    approved = lifecycle.check(_caller(), verification_id, number, code)
+    approved = lifecycle.check(request_caller(), verification_id, number, code)
     verification = approved.verification
     token = get_tokens().issue(Verified(verification.id, verification.number, verification.nonce, approved.channels),
                                issuer=request.url_root.rstrip("/"))
