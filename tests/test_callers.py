@@ -58,7 +58,7 @@ def test_without_a_valid_key_every_post_is_401_before_any_other_work(
     assert len(vonage.mock.calls) == 0
 
 
-def test_unauthorized_requests_count_against_no_limit(keyed: FlaskClient, vonage: FakeVonage) -> None:
+def test_unauthorized_requests_spend_none_of_the_send_limits(keyed: FlaskClient, vonage: FakeVonage) -> None:
     vonage.start("ok")
     for _ in range(15):
         keyed.post("/request-otp", json={"phoneNumber": NUMBER})
