@@ -31,9 +31,9 @@ from ..errors import (
     WrongCodeError,
 )
 from ..limits import Limits
-from ..metrics import VERIFICATIONS, last_provider_ms
 from ..providers import Provider, State
 from ..store import Pending, Store
+from .outcomes import Outcomes
 from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery, ended
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class Lifecycle:
         self._countries = allowed_countries
         self._kinds = allowed_kinds
         self._resend_in = limits.cooldown if limits.enabled else 0
+        self.outcomes = Outcomes(store, provider)
 
     def refused_send(self, caller: Caller) -> None:
         """Count a send request that ended before the lifecycle (malformed): 429 past its caller's limits."""
@@ -98,7 +99,7 @@ class Lifecycle:
 
     def _start(self, caller: Caller, number: str, nonce: str, verification_id: str, challenge: str) -> Started:
         if self.provider.resends_on_start and self.store.latest(number) is not None:
-            self._event("in_progress", number, caller)  # the provider would send the pending code again
+            self.outcomes.event("in_progress", number, caller)  # the provider would send the pending code again
             raise VerificationInProgressError()
         try:
             request_id = self.provider.start(number)
@@ -110,12 +111,12 @@ class Lifecycle:
             # dropped connection, a store fault) started it; the code is on its way, so this caller gets an id.
             latest = self.store.latest(number)
             if latest is not None and latest.request_id == exc.request_id:
-                self._event("in_progress", number, caller)
+                self.outcomes.event("in_progress", number, caller)
                 raise
-            self._event("started", number, caller, event="verification_adopted")
+            self.outcomes.event("started", number, caller, event="verification_adopted")
             request_id = exc.request_id
         else:
-            self._event("started", number, caller)
+            self.outcomes.event("started", number, caller)
         return self._keep(Pending(verification_id, number, request_id, nonce, challenge=challenge,
                                   provider=self.provider.name))
 
@@ -141,7 +142,7 @@ class Lifecycle:
         except StoreError:
             # The code is on its way: say so. Only the token's amr misses the channel.
             log.error("could not count a delivery for %s", phone.mask(verification.number))
-        self._event("resent", verification.number, caller)
+        self.outcomes.event("resent", verification.number, caller)
         return Resent(verification, self._delivery(verification.deliveries + 1))
 
     def _delivery(self, made: int) -> Delivery:
@@ -179,8 +180,8 @@ class Lifecycle:
         """Cancel the caller's pending verification, at the provider and here."""
         verification = self._held(caller, verification_id, number)
         self._act(verification, self.provider.cancel)
-        self._end(verification, "cancelled")
-        self._event("cancelled", verification.number, caller)
+        self.outcomes.end(verification, "cancelled")
+        self.outcomes.event("cancelled", verification.number, caller)
         return verification
 
     def _act(self, verification: Pending, action: Callable[[Pending], None]) -> None:
@@ -189,7 +190,7 @@ class Lifecycle:
         try:
             action(verification)
         except VerificationExpiredError as exc:
-            self._end(verification, "expired")
+            self.outcomes.end(verification, "expired")
             exc.ended = verification.id
             raise
 
@@ -205,9 +206,9 @@ class Lifecycle:
             raise NoPendingVerificationError()
         number = counted.number
         if counted.checks > MAX_CHECKS:
-            self._end(counted, "too_many_attempts")
-            self._cancel_quietly(counted)
-            self._event("too_many_attempts", number, caller, event="code_checked")
+            self.outcomes.end(counted, "too_many_attempts")
+            self.outcomes.cancel_quietly(counted)
+            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
             # Providers end a verification after fewer wrong codes than this, so the cap is mostly reached by
             # checks that ended in faults: say what happened, not "wrong codes".
             raise ended(TooManyAttemptsError("This code was checked too many times. Please request a new code."),
@@ -217,19 +218,19 @@ class Lifecycle:
             # An earlier check was approved and its answer lost: this one gets what that one should have.
             return self._approved(counted, caller)
         if state is State.ENDED:
-            self._end(counted, "expired")
-            self._event("expired", number, caller, event="code_checked")
+            self.outcomes.end(counted, "expired")
+            self.outcomes.event("expired", number, caller, event="code_checked")
             raise ended(VerificationExpiredError(), counted)
         try:
             self.provider.check(counted, code)
         except WrongCodeError:
             # The entry stays: a person who mistyped tries again with the same code.
-            self._settle(counted)
-            self._event("wrong_code", number, caller, event="code_checked")
+            self.outcomes.settle(counted)
+            self.outcomes.event("wrong_code", number, caller, event="code_checked")
             raise
         except TooManyAttemptsError as exc:
-            self._end(counted, "too_many_attempts")
-            self._event("too_many_attempts", number, caller, event="code_checked")
+            self.outcomes.end(counted, "too_many_attempts")
+            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
             exc.ended = counted.id
             raise
         except VerificationExpiredError as exc:
@@ -238,18 +239,18 @@ class Lifecycle:
                 if state is State.UNKNOWN:
                     # The provider cannot be asked. The entry is left to that check (it ends it if approved)
                     # or to expiry.
-                    self._event("expired", number, caller, event="code_checked")
+                    self.outcomes.event("expired", number, caller, event="code_checked")
                     raise VerificationExpiredError(LOST_ANSWER) from exc
                 if self.provider.status(counted) is State.APPROVED:
                     return self._approved(counted, caller)
-            self._end(counted, "expired")
-            self._event("expired", number, caller, event="code_checked")
+            self.outcomes.end(counted, "expired")
+            self.outcomes.event("expired", number, caller, event="code_checked")
             exc.ended = counted.id
             raise
         except (UpstreamTimeoutError, UpstreamUnavailableError):
             raise  # no answer, or the provider was unavailable: the check may have counted, it stays unsettled
         except OtpError:
-            self._settle(counted)  # the provider answered: nothing was approved
+            self.outcomes.settle(counted)  # the provider answered: nothing was approved
             raise
         return self._approved(counted, caller)
 
@@ -257,44 +258,9 @@ class Lifecycle:
         """End the verification and answer its approval, once. Two checks of one verification may both learn
         that it was approved (one from the provider, one from asking after a lost answer): the one that ends
         it is Approved, the other 404, so that one approval never yields two tokens."""
-        if not self._end(counted, "approved"):
+        if not self.outcomes.end(counted, "approved"):
             raise ended(NoPendingVerificationError(), counted)
         made = range(1, counted.deliveries + 1)
         self.limits.converted(caller, counted.number, [delivery(counted.id, n) for n in made])
-        self._event("approved", counted.number, caller, event="code_checked")
+        self.outcomes.event("approved", counted.number, caller, event="code_checked")
         return Approved(counted, self.channels[:counted.deliveries])
-
-    # --- the store's and the provider's side ----------------------------------------------------------
-    def _end(self, verification: Pending, outcome: str) -> bool:
-        """Forget a verification that is over (a SQL store keeps its record); False when another request
-        ended it first. A store fault only costs a log line."""
-        try:
-            return self.store.delete(verification, outcome)
-        except StoreError:
-            # The entry expires on its own, and the provider refuses the finished verification if it is checked
-            # again.
-            log.error("could not remove the pending verification for %s", phone.mask(verification.number))
-            return True
-
-    def _settle(self, verification: Pending) -> None:
-        try:
-            self.store.settle(verification.id)
-        except StoreError:
-            # The next check then asks the provider first: one call more, no wrong answer.
-            log.error("could not settle a check for %s", phone.mask(verification.number))
-
-    def _cancel_quietly(self, verification: Pending) -> None:
-        """End the verification at the provider, best effort: the entry is already gone either way."""
-        try:
-            self.provider.cancel(verification)
-        except OtpError as exc:
-            log.info("could not cancel a finished verification: %s", exc.code)
-
-    def _event(self, outcome: str, number: str, caller: Caller, event: str = "verification") -> None:
-        """Log one verification event (masked number, provider latency) and count its outcome."""
-        masked = phone.mask(number)
-        extra = {"event": event, "outcome": outcome, "number": masked, "vonage_ms": last_provider_ms.get()}
-        if caller.api_key:
-            extra["caller"] = caller.api_key  # the API key's name, never the key
-        log.info("%s %s for %s", event, outcome, masked, extra=extra)
-        VERIFICATIONS.labels(outcome, phone.country(number) if outcome in ("started", "approved") else "").inc()
