@@ -28,7 +28,7 @@ if _OWN_METRICS_DIR:
 
 from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
 from app.providers.registry import provider_from_settings  # noqa: E402
-from app.settings import ConfigError, ProviderName, load_settings, log_format  # noqa: E402
+from app.settings import ConfigError, ProviderName, channels, load_settings, log_format  # noqa: E402
 from app.store import store_from_url  # noqa: E402
 
 wsgi_app = "wsgi:app"
@@ -77,7 +77,8 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     """Check the settings once in the master, so a bad one stops gunicorn with one clear line."""
     try:
         config = load_settings()
-        provider_from_settings(config)  # settings only the SDK can judge, such as a key that cannot sign
+        for name in config.OTP_PROVIDER:  # settings only the SDK can judge, such as a key that cannot sign
+            provider_from_settings(config, name)
     except ConfigError as exc:
         _refuse(server, str(exc))
     if server.cfg.workers > 1:
@@ -86,7 +87,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
         if config.OTP_STORE_URL.startswith("memory://"):
             _refuse(server, f"OTP_STORE_URL=memory:// cannot serve {server.cfg.workers} workers: each keeps its own "
                             "pending codes. Set OTP_STORE_URL=redis://host:6379/0, or run --workers 1.")
-        if config.OTP_PROVIDER is ProviderName.CONSOLE:
+        if ProviderName.CONSOLE in config.OTP_PROVIDER:
             _refuse(server, f"OTP_PROVIDER=console cannot serve {server.cfg.workers} workers: each knows only the "
                             "codes it printed. Run --workers 1 (make run serves one process).")
         if config.OTP_RATELIMIT_STORAGE_URL.startswith("memory://") and config.OTP_RATELIMIT_ENABLED:
@@ -95,7 +96,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
                             "redis+sentinel://..., redis+cluster://...), or run --workers 1.")
     try:
         # A SQL store behind the code's migrations is refused here once, not by every worker.
-        store_from_url(config.OTP_STORE_URL, channels=config.OTP_CHANNELS,
+        store_from_url(config.OTP_STORE_URL, channels=channels(config, config.OTP_PROVIDER[0]),
                        record_days=config.OTP_RECORD_DAYS, record_key=config.OTP_RECORD_KEY).close()
     except ConfigError as exc:
         _refuse(server, str(exc))

@@ -126,6 +126,8 @@ class VerificationInProgressError(OtpError):
         super().__init__()
         # Vonage names the request already in progress; it is kept server-side, never sent to the client.
         self.request_id = request_id
+        # The provider that said so (app.providers.failover), so that an adopted start is recorded as its.
+        self.provider = ""
 
 
 class NoPendingVerificationError(OtpError):
@@ -169,6 +171,17 @@ class ProviderUnavailableError(OtpError):
     status, code = 503, "service_unavailable"
     message = "The verification service is temporarily unavailable. Please try again later."
     retry_after = 60
+
+
+class ProvidersUnavailableError(OtpError):
+    """Every configured provider is skipped for new starts (their breakers are open): nothing was sent."""
+
+    status, code = 503, "providers_unavailable"
+    message = "Verification codes cannot be sent right now. Please try again in a moment."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, retry_after)
 
 
 class UpstreamError(OtpError):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 # caller: the name of the API key that authenticated the request ('' without one): a bounded set, the
 # names in OTP_API_KEYS.
@@ -17,7 +17,7 @@ REQUEST_LATENCY = Histogram("otp_http_request_duration_seconds", "Time to answer
 # country: the destination's ISO code on started and approved (their ratio per country is the SMS-pumping
 # signal), empty on the other outcomes; a bounded set either way.
 VERIFICATIONS = Counter("otp_verifications", "Verification outcomes: started, approved, wrong_code, expired, "
-                        "too_many_attempts, in_progress, resent, cancelled, failed.", ["outcome", "country"])
+                        "too_many_attempts, in_progress, resent, moved, cancelled, failed.", ["outcome", "country"])
 RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit, by the limit's scope.",
                        ["endpoint", "scope"])
 # A send past a shared budget: asked for a challenge (428), or let through with a solution or a CAPTCHA.
@@ -27,25 +27,23 @@ CHALLENGES = Counter("otp_challenges", "Sends past a shared budget, by budget, o
 # unsent (the provider certainly sent nothing: given back). Unconverted = taken - converted - unsent.
 DELIVERIES = Counter("otp_budget_deliveries", "Deliveries counted in the shared budgets, by event (taken, "
                      "converted, unsent) and destination country.", ["event", "country"])
-VONAGE_ERRORS = Counter("otp_vonage_errors", "Vonage calls that failed, by Vonage status (legacy status, "
-                        "HTTP status, timeout or connection).", ["operation", "status"])
-VONAGE_LATENCY = Histogram("otp_vonage_latency_seconds", "Duration of Vonage API calls.", ["operation"],
-                           buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-
-# Providers other than Vonage (whose metrics above keep their names): calls and failures by provider.
+# Calls to each provider (vonage, twilio, console) and their failures, by the provider's status.
 PROVIDER_LATENCY = Histogram("otp_provider_latency_seconds", "Duration of provider API calls.",
                              ["provider", "operation"], buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 PROVIDER_ERRORS = Counter("otp_provider_errors", "Provider calls that failed, by provider, operation and the "
                           "provider's status.", ["provider", "operation", "status"])
+# Starts (and moved resends) that went to another provider than the first they would have used; reason:
+# the first one's error code, or open (its breaker skipped it).
+FAILOVERS = Counter("otp_failovers", "Starts made on another provider, by the provider skipped, the one used "
+                    "and why.", ["from_provider", "to_provider", "reason"])
+# 1 for each provider's current breaker state (closed, open, half_open), 0 for the others; the latest value
+# any worker saw wins.
+PROVIDER_STATE = Gauge("otp_provider_state", "Each provider's breaker state for new starts (1 = current).",
+                       ["provider", "state"], multiprocess_mode="mostrecent")
 
 # The duration of the last provider call made in this context (greenlet or thread), for the log line that
 # reports on it (its field is still named vonage_ms).
 last_provider_ms: ContextVar[float | None] = ContextVar("last_provider_ms", default=None)
-
-
-def vonage_call(operation: str) -> AbstractContextManager[None]:
-    """Time one Vonage call, whatever its outcome."""
-    return _timed(VONAGE_LATENCY.labels(operation))
 
 
 def exposition(multiprocess_dir: str | None) -> bytes:

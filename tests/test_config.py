@@ -17,7 +17,8 @@ def test_defaults_for_the_console_provider() -> None:
     config = load_settings({"OTP_PROVIDER": "console"}).model_dump()
 
     assert config == {
-        "OTP_PROVIDER": "console", "OTP_STORE_URL": "memory://", "VONAGE_VERIFY_API": "legacy",
+        "OTP_PROVIDER": ("console",), "OTP_FAILOVER_THRESHOLD": 5, "OTP_FAILOVER_COOLDOWN": 30,
+        "OTP_STORE_URL": "memory://", "VONAGE_VERIFY_API": "legacy",
         "VONAGE_API_KEY": "", "VONAGE_API_SECRET": "", "VONAGE_APPLICATION_ID": "", "VONAGE_PRIVATE_KEY": "",
         "VONAGE_API_HOST": "api.nexmo.com", "VONAGE_BRAND": "Verify",
         "VONAGE_TIMEOUT": 10, "VONAGE_CODE_LENGTH": 6, "VONAGE_PIN_EXPIRY": 300, "VONAGE_WORKFLOW_ID": 1,
@@ -28,7 +29,7 @@ def test_defaults_for_the_console_provider() -> None:
         "OTP_ALLOWED_COUNTRIES": frozenset(), "OTP_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": "",
         "OTP_TOKEN_PRIVATE_KEY": None, "OTP_TOKEN_PREVIOUS_KEYS": (), "OTP_TOKEN_ISSUER": "",
         "OTP_TOKEN_AUDIENCE": (), "OTP_TOKEN_TTL": 300, "OTP_COOKIE_SECURE": True, "OTP_ALLOWED_ORIGINS": (),
-        "OTP_CHANNELS": ("sms", "voice", "voice"), "OTP_ALLOWED_NUMBER_TYPES": frozenset(), "OTP_IPV6_PREFIX": 64,
+        "OTP_ALLOWED_NUMBER_TYPES": frozenset(), "OTP_IPV6_PREFIX": 64,
         "OTP_API_KEYS": {}, "OTP_CAPTCHA": "", "OTP_CAPTCHA_SECRET": "", "OTP_CAPTCHA_SITE_KEY": "",
         "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL": "20/day", "OTP_RATELIMIT_KEY": "600/minute",
         "OTP_RATELIMIT_COUNTRY": "200/hour", "OTP_RATELIMIT_PREFIX": "10/hour", "OTP_RATELIMIT_GLOBAL": "2000/hour",
@@ -134,9 +135,8 @@ def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text()
     example = (root / ".env.example").read_text()
-    # prometheus_client's own variable is set by gunicorn.conf.py, not by the operator; OTP_CHANNELS is
-    # derived from the workflow settings.
-    names = set(load_settings({"OTP_PROVIDER": "console"}).model_dump()) - {"PROMETHEUS_MULTIPROC_DIR", "OTP_CHANNELS"}
+    # prometheus_client's own variable is set by gunicorn.conf.py, not by the operator.
+    names = set(load_settings({"OTP_PROVIDER": "console"}).model_dump()) - {"PROMETHEUS_MULTIPROC_DIR"}
 
     assert [n for n in sorted(names) if f"`{n}`" not in readme] == []
     assert [n for n in sorted(names) if not re.search(rf"^#? ?{n}=", example, re.MULTILINE)] == []

@@ -13,6 +13,7 @@ import pytest
 from limits.storage import MemoryStorage
 
 from app import phone
+from app.breaker import Breaker, MemoryBreaker
 from app.callers import Caller
 from app.errors import (
     ActionRefusedError,
@@ -30,6 +31,7 @@ from app.errors import (
 from app.lifecycle import LOST_ANSWER, MAX_CHECKS, Lifecycle
 from app.limits import Limits
 from app.providers import State
+from app.providers.failover import Failover
 from app.settings import load_settings
 from app.store import Pending
 from app.store.memory import MemoryStore
@@ -47,6 +49,7 @@ class ScriptedProvider:
     name: str = "scripted"
     lifetime: int = 300
     resends_on_start: bool = False
+    channels: tuple[str, ...] = ("sms", "voice")
     starts: list[str | OtpError] = field(default_factory=lambda: ["rid-1"])
     checks: list[OtpError | None] = field(default_factory=list)
     state: State = State.IN_PROGRESS
@@ -99,11 +102,12 @@ class NoSolutions:
         return False
 
 
-def lifecycle(provider: ScriptedProvider, *, limits: str = "false", captcha: NoCaptcha | None = None,
-              **settings: str) -> Lifecycle:
+def lifecycle(*providers: ScriptedProvider, limits: str = "false", captcha: NoCaptcha | None = None,
+              breaker: Breaker | None = None, **settings: str) -> Lifecycle:
+    """A lifecycle over the providers in failover order (one breaker for all, when there are several)."""
     config = load_settings({"OTP_PROVIDER": "console", "OTP_RATELIMIT_ENABLED": limits, **settings})
-    return Lifecycle(store=MemoryStore(), provider=provider, limits=Limits(MemoryStorage(), config),
-                     captcha=captcha or NoCaptcha(), challenges=NoSolutions(), channels=("sms", "voice"))
+    return Lifecycle(store=MemoryStore(), provider=Failover(providers, breaker or MemoryBreaker(5, 30)),
+                     limits=Limits(MemoryStorage(), config), captcha=captcha or NoCaptcha(), challenges=NoSolutions())
 
 
 def started(cycle: Lifecycle) -> Pending:

@@ -60,7 +60,8 @@ class ConsoleHarness:
         out = logging.getLogger(f"test.console.{id(self)}")
         out.addHandler(self.printed)
         out.propagate = False
-        self.provider: Provider = ConsoleProvider(code_length=6, pin_expiry=300, deliveries=deliveries, out=out)
+        self.provider: Provider = ConsoleProvider(code_length=6, pin_expiry=300, channels=("sms", "voice")[:deliveries],
+                                                  out=out)
         self.knows_status = True
 
     def start(self) -> str:

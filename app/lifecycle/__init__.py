@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from typing import TypeVar
 
 import phonenumbers
 
@@ -32,11 +34,13 @@ from ..errors import (
 )
 from ..limits import Limits
 from ..providers import Provider, State
+from ..providers.failover import Failover, Sent
 from ..store import Pending, Store
 from .outcomes import Outcomes
 from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery, ended
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ASCII digits only: str.isdigit() and \d also accept other scripts' digits.
 CODE_PATTERN = re.compile(r"[0-9]{4,10}")
@@ -57,17 +61,17 @@ LOST_ANSWER = ("This code may already have been accepted: the answer to an earli
 
 
 class Lifecycle:
-    """The four verbs of a verification, over one store, one provider and one set of limits."""
+    """The four verbs of a verification, over one store, the providers (in failover order) and one set of
+    limits."""
 
-    def __init__(self, *, store: Store, provider: Provider, limits: Limits, captcha: HumanCheck,
-                 challenges: ProofOfWork, channels: Sequence[str], allowed_countries: Collection[str] = (),
+    def __init__(self, *, store: Store, provider: Failover, limits: Limits, captcha: HumanCheck,
+                 challenges: ProofOfWork, allowed_countries: Collection[str] = (),
                  allowed_kinds: Collection[str] = ()) -> None:
         self.store = store
         self.provider = provider
         self.limits = limits
         self._captcha = captcha
         self._challenges = challenges
-        self.channels = tuple(channels)
         self._countries = allowed_countries
         self._kinds = allowed_kinds
         self._resend_in = limits.cooldown if limits.enabled else 0
@@ -102,7 +106,7 @@ class Lifecycle:
             self.outcomes.event("in_progress", number, caller)  # the provider would send the pending code again
             raise VerificationInProgressError()
         try:
-            request_id = self.provider.start(number)
+            sent = self.provider.start(number)
         except VerificationInProgressError as exc:
             if not exc.request_id:
                 raise
@@ -114,15 +118,14 @@ class Lifecycle:
                 self.outcomes.event("in_progress", number, caller)
                 raise
             self.outcomes.event("started", number, caller, event="verification_adopted")
-            request_id = exc.request_id
+            sent = Sent(exc.request_id, self.provider.named(exc.provider))
         else:
             self.outcomes.event("started", number, caller)
-        return self._keep(Pending(verification_id, number, request_id, nonce, challenge=challenge,
-                                  provider=self.provider.name))
-
-    def _keep(self, verification: Pending) -> Started:
-        self.store.create(verification, self.provider.lifetime + TTL_MARGIN)
-        return Started(verification, self._delivery(1), self.provider.lifetime)
+        held = sent.provider
+        verification = Pending(verification_id, number, sent.request_id, nonce, challenge=challenge,
+                               provider=held.name)
+        self.store.create(verification, held.lifetime + TTL_MARGIN)
+        return Started(verification, self._delivery(1, held), held.lifetime)
 
     def resend(self, caller: Caller, verification_id: str, number: str | None, solution: object = None) -> Resent:
         """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS); past
@@ -136,17 +139,33 @@ class Lifecycle:
         with self.limits.send_budget(caller, verification.number, made) as send:
             # A verification started past a budget pays a fresh solution for each resend (mostly voice calls).
             send.take_budgets(lambda: self._challenges.redeem(solution), required=verification.challenge)
-            self._act(verification, self.provider.resend)
+            moved = self._act(verification, self.provider.resend)
+        if moved is not None:
+            return self._moved(caller, verification, moved)
         try:
             self.store.count_delivery(verification.id)
         except StoreError:
             # The code is on its way: say so. Only the token's amr misses the channel.
             log.error("could not count a delivery for %s", phone.mask(verification.number))
         self.outcomes.event("resent", verification.number, caller)
-        return Resent(verification, self._delivery(verification.deliveries + 1))
+        held = self.provider.named(verification.provider)
+        return Resent(verification, self._delivery(verification.deliveries + 1, held))
 
-    def _delivery(self, made: int) -> Delivery:
-        channels = self.channels
+    def _moved(self, caller: Caller, verification: Pending, sent: Sent) -> Resent:
+        """Bind the verification to the new code another provider sent (its old code no longer verifies)."""
+        held = sent.provider
+        try:
+            self.store.move(verification.id, sent.request_id, held.name, held.lifetime + TTL_MARGIN)
+        except StoreError:
+            # The new code is on its way, but a check would still go to the old provider: say it failed.
+            log.error("could not record a verification moved to %s for %s", held.name, phone.mask(verification.number))
+            raise
+        self.outcomes.event("moved", verification.number, caller)
+        moved = replace(verification, request_id=sent.request_id, provider=held.name, deliveries=1, unsettled=False)
+        return Resent(moved, self._delivery(1, held), expires_in=held.lifetime)
+
+    def _delivery(self, made: int, held: Provider) -> Delivery:
+        channels = held.channels
         return Delivery(channels[min(made, len(channels)) - 1], channels[made] if made < len(channels) else None,
                         self._resend_in)
 
@@ -184,11 +203,11 @@ class Lifecycle:
         self.outcomes.event("cancelled", verification.number, caller)
         return verification
 
-    def _act(self, verification: Pending, action: Callable[[Pending], None]) -> None:
+    def _act(self, verification: Pending, action: Callable[[Pending], T]) -> T:
         """Run a resend or cancel at the provider. One the provider says is over is forgotten (410); one it
         refuses while the code stays valid is kept (409)."""
         try:
-            action(verification)
+            return action(verification)
         except VerificationExpiredError as exc:
             self.outcomes.end(verification, "expired")
             exc.ended = verification.id
@@ -263,4 +282,4 @@ class Lifecycle:
         made = range(1, counted.deliveries + 1)
         self.limits.converted(caller, counted.number, [delivery(counted.id, n) for n in made])
         self.outcomes.event("approved", counted.number, caller, event="code_checked")
-        return Approved(counted, self.channels[:counted.deliveries])
+        return Approved(counted, self.provider.named(counted.provider).channels[:counted.deliveries])

@@ -11,7 +11,7 @@ from .. import phone
 from ..callers import Caller
 from ..errors import OtpError, StoreError
 from ..metrics import VERIFICATIONS, last_provider_ms
-from ..providers import Provider
+from ..providers.failover import Failover
 from ..store import Pending, Store
 
 # The lifecycle's own logger: its events are one stream, whichever module writes them.
@@ -21,7 +21,7 @@ log = logging.getLogger("app.lifecycle")
 class Outcomes:
     """Ends, settles and events of the verifications in one store, started by one provider."""
 
-    def __init__(self, store: Store, provider: Provider) -> None:
+    def __init__(self, store: Store, provider: Failover) -> None:
         self.store = store
         self.provider = provider
 

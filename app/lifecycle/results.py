@@ -46,6 +46,8 @@ class Started:
 class Resent:
     verification: Pending
     delivery: Delivery
+    # Set when the verification moved to another provider: a new code, valid this long (the old one is void).
+    expires_in: int | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class Provider(Protocol):
     # Whether a start to a number with a pending verification sends that one's code again (instead of
     # being refused with VerificationInProgressError): the lifecycle then looks for its own first.
     resends_on_start: bool
+    # The channels of its delivery steps in this service's words (sms, voice, whatsapp), in order.
+    channels: tuple[str, ...]
 
     def start(self, number: str) -> str:
         """Send a code to ``number`` (E.164, with '+') and return the provider's request id.

@@ -8,7 +8,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import (
@@ -22,7 +22,6 @@ from ..store import Pending
 from . import NO_DELIVERY_LEFT, State
 
 MAX_WRONG_CODES = 3
-MAX_DELIVERIES = 3
 
 
 @dataclass
@@ -41,10 +40,12 @@ class ConsoleProvider:
     name = "console"
     resends_on_start = False
 
-    def __init__(self, *, code_length: int, pin_expiry: int, deliveries: int = MAX_DELIVERIES,
+    def __init__(self, *, code_length: int, pin_expiry: int, channels: Sequence[str] = ("sms", "voice", "voice"),
                  clock: Callable[[], float] = time.monotonic, out: logging.Logger | None = None) -> None:
         self._code_length = code_length
-        self._deliveries = deliveries
+        # One delivery per step of the workflow it stands in for.
+        self.channels = tuple(channels)
+        self._deliveries = len(self.channels)
         self.lifetime = pin_expiry
         self._clock = clock
         self._out = out or logging.getLogger("app.console")

@@ -1,4 +1,4 @@
-"""The provider the settings name: OTP_PROVIDER -> the module that builds it.
+"""The providers the settings name: OTP_PROVIDER -> the modules that build them, behind one Failover.
 
 Each provider's module is imported only when the settings name it, so the SDK of a provider that is not
 used is never loaded.
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..breaker import Breaker
 from ..errors import ConfigError
-from ..settings import ProviderName, Settings
+from ..settings import ProviderName, Settings, channels
 from . import Provider
+from .failover import Failover
 
 
 def _console(settings: Settings) -> Provider:
@@ -18,7 +20,7 @@ def _console(settings: Settings) -> Provider:
 
     # The same delivery steps as the configured workflow, so a page shows what production would do.
     return ConsoleProvider(code_length=settings.VONAGE_CODE_LENGTH, pin_expiry=settings.VONAGE_PIN_EXPIRY,
-                           deliveries=len(settings.OTP_CHANNELS))
+                           channels=channels(settings, ProviderName.CONSOLE))
 
 
 def _vonage(settings: Settings) -> Provider:
@@ -73,6 +75,12 @@ def _twilio(settings: Settings) -> Provider:
 FACTORIES = {ProviderName.CONSOLE: _console, ProviderName.VONAGE: _vonage, ProviderName.TWILIO: _twilio}
 
 
-def provider_from_settings(settings: Settings) -> Provider:
-    """Build the provider the settings name; settings the SDK refuses stop startup with its reason."""
-    return FACTORIES[settings.OTP_PROVIDER](settings)
+def provider_from_settings(settings: Settings, name: ProviderName | None = None) -> Provider:
+    """Build one provider (the first the settings name by default); settings its SDK refuses stop startup
+    with its reason."""
+    return FACTORIES[name or settings.OTP_PROVIDER[0]](settings)
+
+
+def providers_from_settings(settings: Settings, breaker: Breaker | None) -> Failover:
+    """The providers of OTP_PROVIDER in order, sharing ``breaker`` when there are several."""
+    return Failover([provider_from_settings(settings, name) for name in settings.OTP_PROVIDER], breaker)

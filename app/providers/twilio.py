@@ -78,6 +78,7 @@ class TwilioProvider:
         self._service = self._client.verify.v2.services(service_sid)
         self._workflow = tuple(CHANNELS[channel] for channel in workflow)
         self.lifetime = lifetime
+        self.channels = tuple(workflow)
 
     def start(self, number: str) -> str:
         return str(_call("start", lambda: self._service.verifications.create(to=number,

@@ -38,7 +38,7 @@ from ..errors import (
     VerificationInProgressError,
     WrongCodeError,
 )
-from ..metrics import VONAGE_ERRORS, last_provider_ms, vonage_call
+from ..metrics import PROVIDER_ERRORS, last_provider_ms, provider_call
 from .transport import transport_failure
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class StatusError(Exception):
 def fail(error: type[OtpError], op: str, status: str, detail: str, cause: Exception, request_id: object = None,
          may_have_sent: bool | None = None) -> NoReturn:
     """Count and log a failed call (faults only: a typo is no operator's business), then raise ``error``."""
-    VONAGE_ERRORS.labels(op, status).inc()
+    PROVIDER_ERRORS.labels("vonage", op, status).inc()
     if not issubclass(error, USER_ERRORS):
         # Vonage's words go to the server log only; clients get the error class's generic sentence. A refused
         # account (credentials, barred, no balance) needs an operator: that is an error, the rest warnings.
@@ -136,7 +136,7 @@ def call(op: str, fn: Callable[[], T], by_status: Mapping[int, type[OtpError]] |
          by_legacy_status: Mapping[str, type[OtpError]] | None = None) -> T:
     """Make one timed SDK call; every failure is one of our errors."""
     try:
-        with vonage_call(op):
+        with provider_call("vonage", op):
             return fn()
     except (StatusError, requests.RequestException, HttpRequestError, LegacyVerifyError, V2VerifyError,
             ValidationError) as exc:

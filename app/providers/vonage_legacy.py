@@ -20,6 +20,7 @@ from ..errors import (
     VerificationInProgressError,
     WrongCodeError,
 )
+from ..settings.rules import LEGACY_WORKFLOWS
 from ..store import Pending
 from . import NO_DELIVERY_LEFT, State, refusal
 from .vonage_http import StatusError, call, http_client
@@ -81,6 +82,7 @@ class VonageLegacyProvider:
         self._request = {"brand": brand, "code_length": code_length, "pin_expiry": pin_expiry,
                          "workflow_id": workflow_id}
         self.lifetime = pin_expiry
+        self.channels = LEGACY_WORKFLOWS.get(workflow_id, ("sms",))
         LegacyRequest(number="14155552671", **self._request)  # fail at startup, not on the first request
 
     def start(self, number: str) -> str:

@@ -41,7 +41,7 @@ class VonageV2Provider:
     def __init__(self, *, auth: Auth, api_host: str, timeout: int, brand: str, code_length: int,
                  channel_timeout: int, workflow: tuple[str, ...], whatsapp_from: str, locale: str) -> None:
         self._client = Verify(http_client(auth, api_host, timeout))
-        self._workflow = workflow
+        self._workflow = self.channels = workflow
         self._whatsapp_from = whatsapp_from
         self._request: dict[str, Any] = {"brand": brand, "code_length": code_length,
                                          "channel_timeout": channel_timeout}

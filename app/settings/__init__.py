@@ -9,7 +9,6 @@ dependent field's validator, against the settings declared above it.
 
 from __future__ import annotations
 
-import enum
 import os
 import re
 from collections.abc import Mapping
@@ -17,15 +16,15 @@ from typing import Annotated, Any, Literal
 
 from limits import parse_many
 from limits import storage as limits_storage
-from pydantic import Field, ValidationError, ValidationInfo, computed_field, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..errors import ConfigError
 from ..store import BACKENDS, backend_of
 from ..tokens import KEYGEN_COMMAND, PrivateKey, PublicKey
+from .providers import ProviderName, channels, provider_list
 from .rules import (
     CAPTCHAS,
-    LEGACY_WORKFLOWS,
     STRUCTURED,
     api_rule_problem,
     credential_problems,
@@ -37,13 +36,7 @@ from .rules import (
 )
 from .source import ENVIRON, Environ, log_format, store_url_from
 
-__all__ = ["ConfigError", "ProviderName", "Settings", "load_settings", "log_format", "store_url_from"]
-
-
-class ProviderName(enum.StrEnum):
-    VONAGE = "vonage"
-    TWILIO = "twilio"
-    CONSOLE = "console"
+__all__ = ["ConfigError", "ProviderName", "channels", "Settings", "load_settings", "log_format", "store_url_from"]
 
 
 Csv = Annotated[tuple[str, ...], NoDecode]
@@ -57,6 +50,9 @@ RATE_LIMIT_NAMES = ("OTP_RATELIMIT_REQUEST_IP", "OTP_RATELIMIT_REQUEST_NUMBER", 
 LIMITS_SCHEMES: tuple[str, ...] = tuple(s for s in ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
                                                     "redis+cluster")
                                         if s in limits_storage.SCHEMES)  # type: ignore[attr-defined]
+CONSOLE_ONLY = (ProviderName.CONSOLE,)
+
+
 def _data(info: ValidationInfo, name: str, default: Any = None) -> Any:
     """A setting declared above the one being checked; ``default`` when it was itself refused."""
     return info.data.get(name, default)
@@ -68,7 +64,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True,
                                       validate_default=False)
 
-    OTP_PROVIDER: ProviderName = ProviderName.VONAGE
+    # The providers starts try, in order: the next one when a provider certainly did not send.
+    OTP_PROVIDER: Annotated[tuple[ProviderName, ...], NoDecode] = (ProviderName.VONAGE,)
+    OTP_FAILOVER_THRESHOLD: int = Field(5, ge=1, le=1000)
+    OTP_FAILOVER_COOLDOWN: int = Field(30, ge=1, le=3600)
     OTP_STORE_URL: str = Field("memory://", repr=False)
     OTP_RECORD_DAYS: int = Field(30, ge=0, le=3650)
     OTP_RECORD_KEY: str = Field("", repr=False, validate_default=True)
@@ -144,18 +143,13 @@ class Settings(BaseSettings):
                                    **kwargs: Any) -> tuple[PydanticBaseSettingsSource, ...]:
         return (Environ(settings_cls),)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def OTP_CHANNELS(self) -> tuple[str, ...]:  # noqa: N802 - named as the settings are
-        """The channels of the workflow's delivery steps, in order: the token's amr and the next channel."""
-        if self.OTP_PROVIDER is ProviderName.TWILIO:
-            return self.TWILIO_WORKFLOW
-        if self.VONAGE_VERIFY_API == "v2":
-            return self.VONAGE_WORKFLOW
-        return LEGACY_WORKFLOWS.get(self.VONAGE_WORKFLOW_ID, ("sms",))
-
     # --- one field at a time ------------------------------------------------------------------------
-    @field_validator("OTP_PROVIDER", "VONAGE_VERIFY_API", "OTP_LOG_FORMAT", "OTP_CAPTCHA", "VONAGE_LOCALE",
+    @field_validator("OTP_PROVIDER", mode="before")
+    @classmethod
+    def _providers(cls, value: object) -> object:
+        return provider_list(value) if isinstance(value, str) else value
+
+    @field_validator("VONAGE_VERIFY_API", "OTP_LOG_FORMAT", "OTP_CAPTCHA", "VONAGE_LOCALE",
                      mode="before")
     @classmethod
     def _lowercase(cls, value: object) -> object:
@@ -226,7 +220,7 @@ class Settings(BaseSettings):
     def _vonage_credentials(cls, value: str, info: ValidationInfo) -> str:
         problems: list[str] = []
         key = private_key_pem(value, problems)
-        if _data(info, "OTP_PROVIDER") is ProviderName.VONAGE:
+        if ProviderName.VONAGE in _data(info, "OTP_PROVIDER", ()):
             problems += credential_problems(_data(info, "VONAGE_VERIFY_API", "legacy"), info.data, bool(value))
         if problems:
             raise ValueError("; ".join(problems))
@@ -235,7 +229,7 @@ class Settings(BaseSettings):
     @field_validator("TWILIO_VERIFY_SERVICE_SID")
     @classmethod
     def _twilio_credentials(cls, value: str, info: ValidationInfo) -> str:
-        if _data(info, "OTP_PROVIDER") is ProviderName.TWILIO and (problems := twilio_problems(info.data, value)):
+        if ProviderName.TWILIO in _data(info, "OTP_PROVIDER", ()) and (problems := twilio_problems(info.data, value)):
             raise ValueError("; ".join(problems))
         return value
 
@@ -268,7 +262,7 @@ class Settings(BaseSettings):
     @classmethod
     def _signing_key(cls, value: object, info: ValidationInfo) -> object:
         if value is None or value == "":
-            if _data(info, "OTP_PROVIDER") not in (ProviderName.CONSOLE, None):
+            if _data(info, "OTP_PROVIDER") not in (CONSOLE_ONLY, None):
                 raise ValueError(f"missing OTP_TOKEN_PRIVATE_KEY (the key that signs verification tokens; make one "
                                  f"with '{KEYGEN_COMMAND}' and set OTP_TOKEN_PRIVATE_KEY=signing-key.pem)")
             return None
@@ -277,7 +271,7 @@ class Settings(BaseSettings):
     @field_validator("OTP_TOKEN_ISSUER")
     @classmethod
     def _issuer(cls, value: str, info: ValidationInfo) -> str:
-        if not value and _data(info, "OTP_PROVIDER") not in (ProviderName.CONSOLE, None):
+        if not value and _data(info, "OTP_PROVIDER") not in (CONSOLE_ONLY, None):
             raise ValueError("missing OTP_TOKEN_ISSUER (the tokens' iss claim: this service's public URL, "
                              "e.g. https://otp.example.com)")
         return value
@@ -285,7 +279,7 @@ class Settings(BaseSettings):
     @field_validator("OTP_DEMO_PAGE", mode="before")
     @classmethod
     def _demo_page(cls, value: object, info: ValidationInfo) -> object:
-        return _data(info, "OTP_PROVIDER") is ProviderName.CONSOLE if value is None else value
+        return _data(info, "OTP_PROVIDER") == CONSOLE_ONLY if value is None else value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

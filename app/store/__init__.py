@@ -60,6 +60,10 @@ class Store(Protocol):
     def count_delivery(self, verification_id: str) -> None:
         """Count one more delivery of the code."""
 
+    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+        """Bind the verification to a new code of ``provider`` (its first delivery, no check unsettled),
+        kept ``ttl`` seconds from now; nothing when it is gone."""
+
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         """Remove the verification (and the number's index when it still names it); True when removed.
         ``outcome`` (approved, expired, too_many_attempts, cancelled) goes to the record, where one is kept."""

@@ -83,6 +83,14 @@ class MemoryStore:
             if entry is not None:
                 entry.pending = replace(entry.pending, deliveries=entry.pending.deliveries + 1)
 
+    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+        with self._lock:
+            entry = self._live(verification_id)
+            if entry is not None:
+                entry.pending = replace(entry.pending, request_id=request_id, provider=provider, deliveries=1,
+                                        unsettled=False)
+                entry.expires_at = self._clock() + ttl
+
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         with self._lock:
             if self._live(pending.id) is None:

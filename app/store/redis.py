@@ -33,6 +33,15 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], 
 _INCR_IF_EXISTS = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
 """
+_MOVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'rid', ARGV[1], 'provider', ARGV[2], 'deliveries', 1, 'unsettled', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+_EXPIRE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+"""
 # Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -83,6 +92,13 @@ class RedisStore:
         self._set_if_exists = client.register_script(_SET_IF_EXISTS)
         self._incr_if_exists = client.register_script(_INCR_IF_EXISTS)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
+        self._move = client.register_script(_MOVE)
+        self._expire_if_equal = client.register_script(_EXPIRE_IF_EQUAL)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client (the providers' breakers share it)."""
+        return self._redis
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "otp:") -> RedisStore:
@@ -168,6 +184,15 @@ class RedisStore:
     def count_delivery(self, verification_id: str) -> None:
         try:
             self._incr_if_exists(keys=[self._record(verification_id)], args=["deliveries"])
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+
+    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+        try:
+            record = self._record(verification_id)
+            number = self._redis.hget(record, "number")
+            if number is not None and self._move(keys=[record], args=[request_id, provider, ttl]):
+                self._expire_if_equal(keys=[self._index(str(number))], args=[verification_id, ttl])
         except redis.RedisError as exc:
             raise StoreError() from exc
 

@@ -232,6 +232,12 @@ class SqlStore:
         self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
             deliveries=PendingRow.deliveries + 1)))
 
+    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+        now = self._clock()
+        self._run(lambda c: c.execute(update(PendingRow).where(
+            PendingRow.id == verification_id, PendingRow.expires_at > now).values(
+            request_id=request_id, provider=provider, deliveries=1, settled=PendingRow.checks, expires_at=now + ttl)))
+
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         now = datetime.now(UTC)
 

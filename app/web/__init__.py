@@ -11,14 +11,15 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import metrics
+from ..breaker import breaker_for
 from ..captcha import Captcha
 from ..challenge import Challenges
 from ..errors import OriginNotAllowedError, UnauthorizedError
 from ..lifecycle import Lifecycle
 from ..limits import Limits
 from ..logs import request_id
-from ..providers.registry import provider_from_settings
-from ..settings import ProviderName, Settings, load_settings
+from ..providers.registry import providers_from_settings
+from ..settings import ProviderName, Settings, channels, load_settings
 from ..store import store_from_url
 from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
 from .errors import register_error_handlers
@@ -68,10 +69,11 @@ def _token_issuer(settings: Settings) -> TokenIssuer:
 def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
     tokens = _token_issuer(settings)
-    store = store_from_url(settings.OTP_STORE_URL, channels=settings.OTP_CHANNELS,
+    store = store_from_url(settings.OTP_STORE_URL, channels=channels(settings, settings.OTP_PROVIDER[0]),
                            record_days=settings.OTP_RECORD_DAYS, record_key=settings.OTP_RECORD_KEY)
-    provider = provider_from_settings(settings)
     limits = Limits.from_settings(settings)
+    breaker = breaker_for(store, limits.storage, settings.OTP_FAILOVER_THRESHOLD, settings.OTP_FAILOVER_COOLDOWN)
+    provider = providers_from_settings(settings, breaker)
     app.extensions["otp_store"] = store
     app.extensions["otp_limits"] = limits
     app.extensions["otp_settings"] = settings
@@ -82,9 +84,8 @@ def _services(app: Flask, settings: Settings) -> None:
     app.extensions["otp_lifecycle"] = Lifecycle(
         store=store, provider=provider, limits=limits,
         captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), challenges=challenges,
-        channels=settings.OTP_CHANNELS,
         allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES)
-    if settings.OTP_PROVIDER is ProviderName.CONSOLE:
+    if ProviderName.CONSOLE in settings.OTP_PROVIDER:
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
                     "For development only; never run this in production.")
     if settings.OTP_STORE_URL.startswith("memory://"):

@@ -15,11 +15,11 @@ from markupsafe import escape
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..challenge import Challenges
-from ..errors import StoreError
+from ..errors import ProvidersUnavailableError, StoreError
 from ..metrics import exposition
 from ..store import Store
 from .errors import error_response
-from .routes import bp, get_settings, get_tokens
+from .routes import bp, get_lifecycle, get_settings, get_tokens
 
 
 @bp.get("/.well-known/jwks.json")
@@ -45,18 +45,24 @@ def healthz() -> tuple[dict[str, Any], int]:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Answer 200 when the store answers, 503 when it does not."""
+    """Answer 200 when the store answers and at least one provider takes starts, 503 otherwise; the body
+    lists each provider's breaker (closed, open, half_open)."""
     store: Store = current_app.extensions["otp_store"]
     try:
         store.ping()
     except StoreError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.retry_after)
-    return {"status": "ready"}, 200
+    states = get_lifecycle().provider.states()
+    if all(state == "open" for state in states.values()):
+        down = ProvidersUnavailableError(get_settings().OTP_FAILOVER_COOLDOWN)
+        return error_response(down.status, down.code, down.message, down.retry_after)
+    return {"status": "ready", "providers": states}, 200
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus metrics: every worker's, when gunicorn.conf.py set up the multiprocess directory."""
+    get_lifecycle().provider.states()  # the providers' state gauge, as the shared breakers hold it now
     return Response(exposition(get_settings().PROMETHEUS_MULTIPROC_DIR), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -91,12 +91,21 @@ def _held(refused: Callable[[Caller], None]) -> tuple[str, str | None, dict[str,
 
 
 @bp.post("/resend-otp")
-def resend_otp() -> dict[str, Any]:
+def resend_otp() -> Response:
     """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS)."""
     lifecycle = get_lifecycle()
     verification_id, number, data = _held(lifecycle.refused_send)
     resent = lifecycle.resend(request_caller(), verification_id, number, data.get("altcha"))
-    return {"message": "The code is being delivered again.", **_delivery(resent.delivery)}
+    if resent.expires_in is None:
+        return make_response({"message": "The code is being delivered again.", "newCode": False,
+                              **_delivery(resent.delivery)})
+    # Another provider sent a new code for the same verification: the earlier code no longer works.
+    response = make_response({"message": "A new code is on its way: use it instead of the earlier one.",
+                              "newCode": True, "expiresIn": resent.expires_in, **_delivery(resent.delivery)})
+    if request.cookies.get(parse.VERIFICATION_COOKIE) == verification_id:
+        response.set_cookie(parse.VERIFICATION_COOKIE, verification_id, max_age=resent.expires_in,
+                            **_cookie_options())
+    return response
 
 
 @bp.post("/cancel-otp")
