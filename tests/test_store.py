@@ -144,6 +144,20 @@ def test_the_challenge_and_the_provider_of_a_start_stay_with_the_verification(st
     assert latest is not None and (latest.challenge, latest.provider) == ("country", "twilio")
 
 
+def test_a_moved_verification_is_bound_to_the_new_providers_code(store: Store) -> None:
+    store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="vonage"), 60)
+    store.count_delivery("vid-1")
+    store.begin_check("vid-1")  # unsettled: a check of the old code whose answer was lost
+
+    store.move("vid-1", "VE-new", "twilio", 660)
+    store.move("gone", "VE-other", "twilio", 660)  # nothing to move: nothing created
+
+    moved = store.get("vid-1")
+    assert moved == Pending("vid-1", NUMBER, "VE-new", checks=1, deliveries=1, unsettled=False, challenge="country",
+                            provider="twilio")
+    assert store.latest(NUMBER) == moved and store.get("gone") is None
+
+
 def test_a_check_that_never_settled_is_reported_to_the_next(store: Store) -> None:
     store.create(pending("vid-1"), 60)
 
@@ -259,6 +273,18 @@ def test_redis_entries_carry_the_ttl() -> None:
         assert 355 <= client.ttl(f"otp-test:ttl:n:{NUMBER}") <= 360
     finally:
         client.delete("otp-test:ttl:v:{vid-1}", f"otp-test:ttl:n:{NUMBER}")
+
+
+def test_a_moved_redis_entry_lives_as_long_as_its_new_code() -> None:
+    client = redis_or_fail()
+    store = RedisStore(client, prefix="otp-test:mv:")
+    try:
+        store.create(pending("vid-1"), 60)
+        store.move("vid-1", "VE-new", "twilio", 660)
+        assert 655 <= client.ttl("otp-test:mv:v:{vid-1}") <= 660
+        assert 655 <= client.ttl(f"otp-test:mv:n:{NUMBER}") <= 660
+    finally:
+        client.delete("otp-test:mv:v:{vid-1}", f"otp-test:mv:n:{NUMBER}")
 
 
 def test_redis_entries_expire() -> None:
