@@ -28,7 +28,7 @@ if _OWN_METRICS_DIR:
 
 from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
 from app.providers.registry import provider_from_settings  # noqa: E402
-from app.settings import ConfigError, ProviderName, channels, load_settings, log_format  # noqa: E402
+from app.settings import ConfigError, ProviderName, load_settings, log_format, provider_channels  # noqa: E402
 from app.store import store_from_url  # noqa: E402
 
 wsgi_app = "wsgi:app"
@@ -96,7 +96,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
                             "redis+sentinel://..., redis+cluster://...), or run --workers 1.")
     try:
         # A SQL store behind the code's migrations is refused here once, not by every worker.
-        store_from_url(config.OTP_STORE_URL, channels=channels(config, config.OTP_PROVIDER[0]),
+        store_from_url(config.OTP_STORE_URL, channels=provider_channels(config),
                        record_days=config.OTP_RECORD_DAYS, record_key=config.OTP_RECORD_KEY).close()
     except ConfigError as exc:
         _refuse(server, str(exc))

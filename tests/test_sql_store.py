@@ -261,3 +261,18 @@ def test_two_threads_checking_one_verification_get_one_approval(db_at_head: str,
     # The other check came second to Vonage (410) or to the store (404): one approval either way.
     assert sorted(statuses) in ([200, 404], [200, 410])
     assert [r["outcome"] for r in record_rows(db_at_head)] == ["approved"]
+
+
+def test_a_record_names_the_channels_of_the_provider_that_held_the_verification(db_at_head: str) -> None:
+    store = SqlStore.from_url(db_at_head, channels={"vonage": ("sms", "voice"), "twilio": ("whatsapp", "sms")},
+                              record_days=30, record_key=RECORD_KEY.encode())
+    try:
+        for vid, provider in (("v-old", ""), ("v-vonage", "vonage"), ("v-twilio", "twilio")):
+            store.create(Pending(vid, NUMBER, f"req-{vid}", provider=provider), 60)
+            store.count_delivery(vid)
+            store.delete(Pending(vid, NUMBER, f"req-{vid}", provider=provider), "expired")
+    finally:
+        store.close()
+
+    channels = {row["id"]: row["channel"] for row in record_rows(db_at_head)}
+    assert channels == {"v-old": "sms,voice", "v-vonage": "sms,voice", "v-twilio": "whatsapp,sms"}

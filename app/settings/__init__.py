@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from ..errors import ConfigError
 from ..store import BACKENDS, backend_of
 from ..tokens import KEYGEN_COMMAND, PrivateKey, PublicKey
-from .providers import ProviderName, channels, provider_list
+from .providers import ProviderName, channels, provider_channels, provider_list
 from .rules import (
     CAPTCHAS,
     STRUCTURED,
@@ -36,7 +36,8 @@ from .rules import (
 )
 from .source import ENVIRON, Environ, log_format, store_url_from
 
-__all__ = ["ConfigError", "ProviderName", "channels", "Settings", "load_settings", "log_format", "store_url_from"]
+__all__ = ["ConfigError", "ProviderName", "Settings", "channels", "load_settings", "log_format", "provider_channels",
+           "store_url_from"]
 
 
 Csv = Annotated[tuple[str, ...], NoDecode]

@@ -40,3 +40,8 @@ def channels(settings: Settings, provider: ProviderName) -> tuple[str, ...]:
     if settings.VONAGE_VERIFY_API == "v2":
         return settings.VONAGE_WORKFLOW
     return LEGACY_WORKFLOWS.get(settings.VONAGE_WORKFLOW_ID, ("sms",))
+
+
+def provider_channels(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Each configured provider's channels, by its name."""
+    return {name.value: channels(settings, name) for name in settings.OTP_PROVIDER}

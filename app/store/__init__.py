@@ -9,7 +9,7 @@ One module per backend family; each imports its own driver, and nothing else imp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,7 +85,7 @@ def backend_of(url: str) -> str | None:
     return BACKENDS.get(url.split("://", 1)[0].lower()) if "://" in url else None
 
 
-def store_from_url(url: str, *, channels: Sequence[str] = ("sms",), record_days: int = 0,
+def store_from_url(url: str, *, channels: Mapping[str, Sequence[str]] | None = None, record_days: int = 0,
                    record_key: str = "") -> Store:
     """Build the backend the URL's scheme names; an unknown scheme, or a database behind the code's
     migrations, fails at startup."""

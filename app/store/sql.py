@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -163,10 +163,12 @@ def schema_problem(engine: Engine) -> str | None:
 class SqlStore:
     """Pending verifications in a SQL database, and a record of each one that ended."""
 
-    def __init__(self, engine: Engine, *, channels: Sequence[str] = ("sms",), record_days: int = 0,
+    def __init__(self, engine: Engine, *, channels: Mapping[str, Sequence[str]] | None = None, record_days: int = 0,
                  record_key: bytes = b"", clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
-        self._channels = tuple(channels)
+        # Each provider's delivery channels, for the record ('' is a verification stored before providers were).
+        self._channels = {name: tuple(steps) for name, steps in (channels or {"vonage": ("sms",)}).items()}
+        self._channels.setdefault("", self._channels.get("vonage", next(iter(self._channels.values()))))
         self._record_days = record_days
         self._record_key = record_key
         self._clock = clock
@@ -253,7 +255,8 @@ class SqlStore:
             if outcome and self._record_days:
                 connection.execute(insert(RecordRow).values(
                     id=pending.id, country=phone.country(pending.number), number_hash=self.number_hash(pending.number),
-                    channel=",".join(dict.fromkeys(self._channels[:row.deliveries])), sends=row.deliveries,
+                    channel=",".join(dict.fromkeys(self._channels.get(pending.provider, ())[:row.deliveries])),
+                    sends=row.deliveries,
                     checks=row.checks, outcome=outcome, finished_at=now,
                     started_at=datetime.fromtimestamp(row.created_at, UTC)))
                 old = select(RecordRow.id).where(

@@ -19,7 +19,7 @@ from ..lifecycle import Lifecycle
 from ..limits import Limits
 from ..logs import request_id
 from ..providers.registry import providers_from_settings
-from ..settings import ProviderName, Settings, channels, load_settings
+from ..settings import ProviderName, Settings, load_settings, provider_channels
 from ..store import store_from_url
 from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
 from .errors import register_error_handlers
@@ -69,7 +69,7 @@ def _token_issuer(settings: Settings) -> TokenIssuer:
 def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
     tokens = _token_issuer(settings)
-    store = store_from_url(settings.OTP_STORE_URL, channels=channels(settings, settings.OTP_PROVIDER[0]),
+    store = store_from_url(settings.OTP_STORE_URL, channels=provider_channels(settings),
                            record_days=settings.OTP_RECORD_DAYS, record_key=settings.OTP_RECORD_KEY)
     limits = Limits.from_settings(settings)
     breaker = breaker_for(store, limits.storage, settings.OTP_FAILOVER_THRESHOLD, settings.OTP_FAILOVER_COOLDOWN)
