@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
 
 from . import Admission, Admitted, Change, _state
 
+log = logging.getLogger(__name__)
 # One key per script, under one hash tag: in a Cluster every breaker lives on one node.
 PREFIX = "otp:breaker:{breakers}:"
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
@@ -48,6 +50,11 @@ return {redis.call('HGET', KEYS[1], 'open_until') or '0', tostring(now)}
 """
 
 
+def _unanswered(step: str, exc: redis.RedisError) -> None:
+    log.warning("provider breaker %s failed: %s", step, type(exc).__name__,
+                extra={"event": "breaker_unavailable", "operation": step})
+
+
 class RedisBreaker:
     """Breakers shared by every worker and machine using this Redis."""
 
@@ -63,7 +70,8 @@ class RedisBreaker:
     def admit(self, name: str) -> Admitted:
         try:
             admission, failures, wait_ms = self._admit(keys=[PREFIX + name], args=[self.cooldown])
-        except redis.RedisError:
+        except redis.RedisError as exc:
+            _unanswered("admit", exc)
             return Admitted(Admission.CLOSED, 0)
         kind = (Admission.CLOSED, Admission.TRIAL, Admission.OPEN)[int(admission)]
         return Admitted(kind, int(failures), int(wait_ms) / 1000)
@@ -71,20 +79,23 @@ class RedisBreaker:
     def failed(self, name: str) -> Change | None:
         try:
             changed = int(self._failed(keys=[PREFIX + name], args=[self.threshold, self.cooldown]))
-        except redis.RedisError:
+        except redis.RedisError as exc:
+            _unanswered("count", exc)
             return None
         return (None, Change.TRIPPED, Change.REOPENED)[changed]
 
     def succeeded(self, name: str) -> Change | None:
         try:
             return Change.RECOVERED if int(self._succeeded(keys=[PREFIX + name])) else None
-        except redis.RedisError:
+        except redis.RedisError as exc:
+            _unanswered("count", exc)
             return None
 
     def state(self, name: str) -> str:
         try:
             open_until, now = self._state(keys=[PREFIX + name])
-        except redis.RedisError:
+        except redis.RedisError as exc:
+            _unanswered("read", exc)
             return "unknown"
         return _state(float(open_until), float(now))
 

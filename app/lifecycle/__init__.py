@@ -102,13 +102,12 @@ class Lifecycle:
             return self._start(caller, e164, nonce, verification_id, send.challenge)
 
     def _start(self, caller: Caller, number: str, nonce: str, verification_id: str, challenge: str) -> Started:
-        if self.provider.resends_on_start and self.store.latest(number) is not None:
-            self.outcomes.event("in_progress", number, caller)  # the provider would send the pending code again
-            raise VerificationInProgressError()
         try:
-            sent = self.provider.start(number)
+            # A provider that would send a pending code again is not asked while one of ours is pending.
+            sent = self.provider.start(number, lambda: self.store.latest(number) is not None)
         except VerificationInProgressError as exc:
             if not exc.request_id:
+                self.outcomes.event("in_progress", number, caller)
                 raise
             # The provider names the verification in progress. The latest one stored: someone holds its id (409,
             # never handed to this caller). Another: an attempt of ours whose answer was lost (a timeout, a

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..breaker import Admission, Admitted, Breaker, Change
@@ -57,9 +57,6 @@ class Failover:
     def __init__(self, providers: Sequence[Provider], breaker: Breaker | None = None) -> None:
         self.providers = tuple(providers)
         self._breaker = breaker if len(self.providers) > 1 else None
-        # Whether any provider sends a pending verification's code again on a second start: the lifecycle
-        # then looks for its own first.
-        self.resends_on_start = any(p.resends_on_start for p in self.providers)
 
     def named(self, name: str) -> Provider:
         """The provider that holds a verification stored with ``name`` (the first, when it is no longer
@@ -67,8 +64,15 @@ class Failover:
         name = name or STORED_BEFORE_PROVIDERS
         return next((p for p in self.providers if p.name == name), self.providers[0])
 
-    def start(self, number: str) -> Sent:
-        """Send a code by the first provider that takes it; ProvidersUnavailableError when none would."""
+    def start(self, number: str, pending: Callable[[], bool] = lambda: False) -> Sent:
+        """Send a code by the first provider that takes it; ProvidersUnavailableError when none would.
+
+        ``pending`` says whether the number has a pending verification of ours. While it has, no provider is
+        asked (409) when one would send that code again on a second start instead of refusing it (Twilio), or
+        when there are several: the pending code may be another provider's, which this one cannot see.
+        """
+        if (len(self.providers) > 1 or self.providers[0].resends_on_start) and pending():
+            raise VerificationInProgressError()
         return self._start(number, self.providers)
 
     def _start(self, number: str, order: Sequence[Provider], moved_from: Provider | None = None,
