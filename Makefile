@@ -58,3 +58,4 @@ bench: install
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/rss_under_load.py
 	$(BIN)/python bench/floor.py
+	$(BIN)/python bench/failover_outage.py
