@@ -22,11 +22,13 @@ from dotenv import load_dotenv  # noqa: E402
 load_dotenv()
 # prometheus_client picks its multiprocess mode when first imported, which happens below (the app
 # package), so the directory is set before any import of it. Every worker writes its own files there.
-_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-if _OWN_METRICS_DIR:
+# A reload (SIGHUP) reads this file again in the same master: the marker says the directory is still ours.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="otp-metrics-")
+    os.environ["_OTP_OWN_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+_OWN_METRICS_DIR = os.environ.get("_OTP_OWN_METRICS_DIR") == os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
-from app.logs import JsonFormatter, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
+from app.logs import JsonFormatter, RedactRefusedRequests, RequestIdFilter  # noqa: E402, F401 - named in logconfig_dict
 from app.providers.registry import provider_from_settings  # noqa: E402
 from app.settings import ConfigError, ProviderName, load_settings, log_format, provider_channels  # noqa: E402
 from app.store import store_from_url  # noqa: E402
@@ -34,7 +36,11 @@ from app.store import store_from_url  # noqa: E402
 wsgi_app = "wsgi:app"
 worker_class = "gevent"
 # WEB_CONCURRENCY sets the count, as on most platforms that run gunicorn.
-workers = int(os.environ.get("WEB_CONCURRENCY", "").strip() or 2 * len(os.sched_getaffinity(0)))
+_concurrency = os.environ.get("WEB_CONCURRENCY", "").strip()
+if _concurrency and not (_concurrency.isascii() and _concurrency.isdigit() and int(_concurrency) > 0):
+    raise SystemExit(f"invalid configuration: WEB_CONCURRENCY must be a whole number of worker processes (1 or more), "
+                     f"got {_concurrency!r}")
+workers = int(_concurrency or 2 * len(os.sched_getaffinity(0)))
 worker_connections = 1000
 timeout = 30
 graceful_timeout = 20
@@ -61,10 +67,11 @@ _formatter = {"()": "app.logs.JsonFormatter"} if log_format() == "json" else {
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "app.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "app.logs.RequestIdFilter"},
+                "redact": {"()": "app.logs.RedactRefusedRequests"}},
     "formatters": {"line": _formatter},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "line",
-                            "filters": ["request_id"]}},
+                            "filters": ["request_id", "redact"]}},
     "root": {"level": "INFO", "handlers": ["stdout"]},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},

@@ -66,6 +66,21 @@ class NoQueryString(logging.Filter):
         return True
 
 
+class RedactRefusedRequests(logging.Filter):
+    """gunicorn's warning about a request it could not parse quotes the raw request line or header: a
+    number, a code, a verification id or an API key can be in it. The line keeps what went wrong, not what
+    was sent."""
+
+    _QUOTED = re.compile(r"""(b?'[^']*'|b?"[^"]*")""")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "gunicorn.error" and str(record.msg).startswith("Invalid request from"):
+            # gunicorn's parse errors quote what they refused (%r): the quotes are all that goes.
+            record.msg = self._QUOTED.sub("[redacted]", record.getMessage())
+            record.args = None
+        return True
+
+
 def make_handler(fmt: str) -> logging.Handler:
     """A stdout handler writing ``json`` or ``text`` lines, with request ids."""
     handler = logging.StreamHandler(sys.stdout)

@@ -375,3 +375,56 @@ def test_a_flow_on_a_sql_store_across_workers_and_a_restart(database: str, stand
 
     assert wrong.status_code == 401 and right.status_code == 200
     assert right.json()["phoneNumber"] == number
+
+
+def test_a_worker_count_below_one_stops_gunicorn_with_one_line() -> None:
+    # (Words never reach gunicorn.conf.py: gunicorn reads WEB_CONCURRENCY with int() when it is imported.)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", WEB_CONCURRENCY="0")
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+
+    done = subprocess.run([str(gunicorn), "--bind", f"127.0.0.1:{_free_port()}", "wsgi:app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in output
+    assert "WEB_CONCURRENCY must be a whole number of worker processes (1 or more), got '0'" in output
+
+
+def test_a_reload_leaves_no_metrics_directory_behind(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_", "PROMETHEUS_"))}
+    env.update(OTP_PROVIDER="console", WEB_CONCURRENCY="1", TMPDIR=str(tmp_path))
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=[])
+    server.start()
+    try:
+        assert len(list(tmp_path.glob("otp-metrics-*"))) == 1
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGHUP)  # gunicorn reads its configuration again
+        deadline = time.monotonic() + 20
+        while "Hang up" not in server.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        assert requests.get(server.base + "/metrics", timeout=5).status_code == 200
+    finally:
+        server.stop()
+
+    assert list(tmp_path.glob("otp-metrics-*")) == []
+
+
+def test_gunicorns_refused_request_lines_carry_nothing_in_clear(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", WEB_CONCURRENCY="1")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=[])
+    server.start()
+    try:
+        for raw in (b"POST /check-otp?code=654321&phoneNumber=%2B14155552671 HTTP/1.1 extra\r\n\r\n",
+                    b"POST /check-otp HTTP/1.1\r\nHost: x\r\nAuthorization Bearer otp_k3y_in_clear\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+                conn.sendall(raw)
+                assert conn.recv(4096).startswith(b"HTTP/1.1 400")
+    finally:
+        server.stop()
+
+    log = server.log_path.read_text()
+    assert log.count("Invalid request from") == 2 and "[redacted]" in log
+    assert "654321" not in log and "4155552671" not in log and "otp_k3y_in_clear" not in log

@@ -112,6 +112,12 @@ def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def test_metrics_answer_prometheus_own_content_type(client: FlaskClient) -> None:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    assert client.get("/metrics").headers["Content-Type"] == CONTENT_TYPE_LATEST  # one charset, not two
+
+
 def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: FakeVonage) -> None:
     client = app.test_client()
     before = _samples(client)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import responses
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
 from app.errors import (
     ActionRefusedError,
@@ -242,6 +242,9 @@ FAULTS = [
     ({"body": requests.ConnectionError(NewConnectionError(None, "refused"))}, UpstreamUnavailableError, False),
     ({"body": requests.ConnectTimeout("connect timed out")}, UpstreamTimeoutError, False),
     ({"body": requests.ReadTimeout("read timed out")}, UpstreamTimeoutError, True),
+    # How requests reports a read timeout on a GET or DELETE (urllib3 retries idempotent methods).
+    ({"body": requests.ConnectionError(MaxRetryError(None, "/", ReadTimeoutError(None, "/", "read timed out")))},  # type: ignore[arg-type]
+     UpstreamTimeoutError, True),
     ({"body": requests.ConnectionError("RemoteDisconnected")}, UpstreamUnavailableError, True),
     ({"status": 503, "body": "down"}, UpstreamUnavailableError, False),
     ({"status": 500, "json": {"title": "boom"}}, UpstreamError, True),

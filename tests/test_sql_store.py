@@ -83,6 +83,24 @@ def test_the_service_refuses_a_database_behind_its_migrations(empty_db: str, mak
     assert tables(empty_db) == set()  # nothing was created behind the migrations' back
 
 
+def test_a_database_ahead_of_the_code_says_so_and_what_to_do(empty_db: str, make_app: MakeApp) -> None:
+    migrate(empty_db)
+    engine = engine_for(empty_db, pool_size=1)
+    with engine.begin() as connection:  # as a newer version of the service would leave it
+        head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    try:
+        with pytest.raises(ConfigError) as exc:
+            make_app({**SETTINGS, "OTP_STORE_URL": empty_db, "OTP_RECORD_KEY": RECORD_KEY})
+    finally:
+        with engine.begin() as connection:  # so that the fixture can take the tables down
+            connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        engine.dispose()
+
+    assert "0099_from_the_future, newer than this code knows" in str(exc.value)
+    assert "db-downgrade" in str(exc.value) and "db-upgrade" not in str(exc.value)
+
+
 def test_the_db_upgrade_command_migrates_the_store_it_is_given(empty_db: str, make_app: MakeApp) -> None:
     flask = Path(sys.executable).parent / "flask"
 

@@ -259,3 +259,35 @@ def test_a_check_vonage_answered_settles(client: FlaskClient, vonage: FakeVonage
     assert client.post("/check-otp", json={"code": "000000"}).status_code == 401
     assert client.post("/check-otp", json={"code": "123456"}).status_code == 200
     assert vonage.searches() == []  # a known outcome leaves nothing to ask about
+
+
+# --- answers that are checked, not assumed ------------------------------------------------------------
+@pytest.mark.parametrize("api", ["v2"])
+@pytest.mark.parametrize("verb", ["resend", "cancel"])
+def test_a_v2_next_step_or_cancel_answered_by_an_html_page_is_502_and_the_verification_stays(
+        client: FlaskClient, vonage: FakeVonage, started: str, verb: str) -> None:
+    # A proxy's page with a 200 is no answer of Vonage's: nothing says the next step or the cancel happened.
+    method, url = ("POST", vonage.next_url(started)) if verb == "resend" else ("DELETE", vonage.cancel_url(started))
+    vonage.mock.add(method, url, status=200, body="<html><body>Welcome</body></html>", content_type="text/html")
+    vonage.check("ok", rid=started)
+
+    answer = client.post(f"/{verb}-otp", json={})
+    checked = client.post("/check-otp", json={"code": "123456"})
+
+    assert answer.status_code == 502 and answer.json["code"] == "upstream_error"
+    assert checked.status_code == 200  # the verification was kept
+
+
+@pytest.mark.parametrize("api", ["legacy", "v2"])
+def test_a_read_timeout_on_a_get_or_delete_is_504_like_one_on_a_post(client: FlaskClient, vonage: FakeVonage,
+                                                                     started: str) -> None:
+    # urllib3 retries idempotent methods, and requests reports their end as a ConnectionError.
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    timeout = requests.ConnectionError(MaxRetryError(None, "/", ReadTimeoutError(None, "/", "read timed out")))  # type: ignore[arg-type]
+    method = "POST" if vonage.api == "legacy" else "DELETE"
+    vonage.mock.add(method, vonage.cancel_url(started), body=timeout)
+
+    answer = client.post("/cancel-otp", json={})
+
+    assert answer.status_code == 504 and answer.json["code"] == "upstream_timeout"

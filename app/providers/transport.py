@@ -6,7 +6,7 @@ nothing; one dropped after the request went out, or a read timeout, may have.
 from __future__ import annotations
 
 import requests
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
 from ..errors import OtpError, UpstreamTimeoutError, UpstreamUnavailableError
 
@@ -20,9 +20,18 @@ def never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def _read_timeout(exc: requests.ConnectionError) -> bool:
+    """A read timeout on a GET or DELETE: urllib3 counts it against the retries of an idempotent method,
+    and requests reports the retries' end (MaxRetryError) as a ConnectionError."""
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ReadTimeoutError)
+
+
 def transport_failure(exc: requests.RequestException) -> tuple[type[OtpError], str, bool] | None:
     """(the error, its metric status, whether the provider may have acted) for a timeout or a connection
     failure; None for any other requests exception."""
+    if isinstance(exc, requests.ConnectionError) and _read_timeout(exc):
+        return UpstreamTimeoutError, "timeout", True
     if isinstance(exc, requests.Timeout):
         return UpstreamTimeoutError, "timeout", not isinstance(exc, requests.ConnectTimeout)
     if isinstance(exc, requests.ConnectionError):

@@ -7,7 +7,8 @@ Only app.providers.vonage_legacy and app.providers.vonage_v2 use this module.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from contextvars import ContextVar
 from typing import Any, NoReturn, TypeVar
 
 import requests
@@ -42,6 +43,9 @@ from ..metrics import PROVIDER_ERRORS, last_provider_ms, provider_call
 from .transport import transport_failure
 
 log = logging.getLogger(__name__)
+# The last HTTP answer the SDK parsed in this context (greenlet or thread): the SDK returns None for an
+# empty body and for one it cannot parse alike, so a caller that must tell them apart looks here.
+last_answer: ContextVar[requests.Response | None] = ContextVar("last_answer", default=None)
 
 T = TypeVar("T")
 
@@ -132,6 +136,18 @@ def translate(exc: Exception, op: str, by_status: Mapping[int, type[OtpError]],
     fail(UpstreamError, op, "bad_answer", f"unusable answer ({type(exc).__name__})", exc)
 
 
+def documented(op: str, statuses: Collection[int]) -> None:
+    """Return when the last answer is one the API documents for ``op`` (a status among ``statuses``, an
+    empty or JSON body); raise UpstreamError (502, the provider may have acted) otherwise: an HTML page
+    from a proxy is no success."""
+    answer = last_answer.get()
+    status = answer.status_code if answer is not None else 0
+    json_body = answer is not None and (not answer.content or "json" in answer.headers.get("Content-Type", ""))
+    if status not in statuses or not json_body:
+        fail(UpstreamError, op, "bad_answer", f"undocumented answer (HTTP {status})",
+             ValueError("undocumented answer"), may_have_sent=True)
+
+
 def call(op: str, fn: Callable[[], T], by_status: Mapping[int, type[OtpError]] | None = None,
          by_legacy_status: Mapping[str, type[OtpError]] | None = None) -> T:
     """Make one timed SDK call; every failure is one of our errors."""
@@ -166,6 +182,10 @@ class _OneBoundedAttempt(HttpClient):  # type: ignore[misc]
         super().__init__(auth, options)
         self._http_client_options = options.model_copy(update={"pool_maxsize": 1})
         self._timeout = urllib3.Timeout(total=options.timeout)
+
+    def _parse_response(self, response: requests.Response) -> Any:
+        last_answer.set(response)
+        return super()._parse_response(response)
 
 
 def http_client(auth: Auth, api_host: str, timeout: int) -> HttpClient:

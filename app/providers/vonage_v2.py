@@ -20,7 +20,7 @@ from ..errors import (
 )
 from ..store import Pending
 from . import State
-from .vonage_http import call, http_client
+from .vonage_http import call, documented, http_client
 
 # v2 answers with HTTP statuses whose meaning depends on the call.
 STATUS: dict[str, dict[int, type[OtpError]]] = {
@@ -73,9 +73,11 @@ class VonageV2Provider:
     # whether the code is still valid.
     def resend(self, verification: Pending) -> None:
         call("next_step", lambda: self._client.trigger_next_workflow(verification.request_id), STATUS["next_step"])
+        documented("next_step", (200, 204))
 
     def cancel(self, verification: Pending) -> None:
         call("cancel", lambda: self._client.cancel_verification(verification.request_id), STATUS["cancel"])
+        documented("cancel", (200, 204))
 
     def status(self, verification: Pending) -> State:
         return State.UNKNOWN  # Verify v2 offers no way to ask what became of a request

@@ -148,7 +148,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def schema_problem(engine: Engine) -> str | None:
     """One line saying how the database differs from the code's migrations, or None when it is at head."""
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    head = scripts.get_current_head()
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
@@ -156,6 +157,11 @@ def schema_problem(engine: Engine) -> str | None:
         return f"the database of OTP_STORE_URL cannot be reached ({type(exc).__name__})"
     if current == head:
         return None
+    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+        # Migrated by a newer version of the service (this one was rolled back): db-upgrade cannot help.
+        return (f"the database of OTP_STORE_URL is at migration {current}, newer than this code knows (it needs "
+                f"{head}): run the version of the service that migrated it, or downgrade the database with that "
+                f"version's 'flask --app wsgi otp db-downgrade {head}'")
     return (f"the database of OTP_STORE_URL is at migration {current or 'none (empty)'}, the code needs {head}: "
             "run 'flask --app wsgi otp db-upgrade'")
 

@@ -63,7 +63,8 @@ def readyz() -> Any:
 def metrics() -> Response:
     """Prometheus metrics: every worker's, when gunicorn.conf.py set up the multiprocess directory."""
     get_lifecycle().provider.states()  # the providers' state gauge, as the shared breakers hold it now
-    return Response(exposition(get_settings().PROMETHEUS_MULTIPROC_DIR), mimetype=CONTENT_TYPE_LATEST)
+    # Prometheus' own Content-Type, charset included (a mimetype would get a second one from Flask).
+    return Response(exposition(get_settings().PROMETHEUS_MULTIPROC_DIR), content_type=CONTENT_TYPE_LATEST)
 
 
 @functools.cache
