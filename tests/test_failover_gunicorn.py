@@ -79,7 +79,8 @@ def test_two_workers_share_one_breaker_for_vonage(stand_ins: tuple[Counting, Cou
                TWILIO_VERIFY_SERVICE_SID="VA" + "0" * 32,
                TWILIO_VERIFY_URL=f"http://127.0.0.1:{twilio.server_address[1]}",
                OTP_FAILOVER_THRESHOLD=str(THRESHOLD), OTP_FAILOVER_COOLDOWN="300", OTP_STORE_URL=REDIS_URL,
-               OTP_RATELIMIT_REQUEST_IP="1000/minute", OTP_TOKEN_ISSUER=ISSUER, OTP_TOKEN_PRIVATE_KEY=str(key_path))
+               OTP_RATELIMIT_REQUEST_IP="1000/minute", OTP_RATELIMIT_REQUEST_NETWORK="1000/minute",
+               OTP_TOKEN_ISSUER=ISSUER, OTP_TOKEN_PRIVATE_KEY=str(key_path))
     service = Gunicorn(env, tmp_path / "gunicorn.log")
     service.start()
     try:

@@ -294,3 +294,48 @@ def test_a_record_names_the_channels_of_the_provider_that_held_the_verification(
 
     channels = {row["id"]: row["channel"] for row in record_rows(db_at_head)}
     assert channels == {"v-old": "sms,voice", "v-vonage": "sms,voice", "v-twilio": "whatsapp,sms"}
+
+
+@pytest.fixture
+def postgres_at_head(postgres_url: str) -> Iterator[str]:
+    migrate(postgres_url)
+    yield postgres_url
+    engine = engine_for(postgres_url, pool_size=1)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM otp_pending"))
+    engine.dispose()
+
+
+def test_postgresql_bounds_every_statement_and_lock_wait(postgres_at_head: str) -> None:
+    from app.errors import StoreError
+
+    settings = engine_for(postgres_at_head, pool_size=1)
+    with settings.connect() as connection:
+        shown = {name: connection.execute(text(f"SHOW {name}")).scalar() for name in (
+            "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")}
+        # libpq's tcp_user_timeout is the client socket's (SHOW tells the server's own).
+        dsn = connection.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
+    settings.dispose()
+    assert shown == {"statement_timeout": "2s", "lock_timeout": "2s", "idle_in_transaction_session_timeout": "2s"}
+    assert "tcp_user_timeout=2000" in dsn and "keepalives=1" in dsn
+
+    store = SqlStore.from_url(postgres_at_head)
+    holder = engine_for(postgres_at_head, pool_size=1)
+    lock = holder.connect()
+    transaction = lock.begin()
+    # A lock on the table (a migration, a long report) must not hold requests: the store answers 503.
+    lock.execute(text("SET LOCAL lock_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0"))
+    lock.execute(text("LOCK TABLE otp_pending IN ACCESS EXCLUSIVE MODE"))
+    release = threading.Timer(15, transaction.rollback)  # the test fails, not hangs, without the bound
+    release.start()
+    try:
+        with pytest.raises(StoreError):
+            store.create(Pending("vid-locked", NUMBER, "req-1"), 60)
+        with pytest.raises(StoreError):
+            store.get("vid-locked")
+    finally:
+        release.cancel()
+        transaction.rollback()
+        lock.close()
+        holder.dispose()
+        store.close()

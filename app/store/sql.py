@@ -43,6 +43,8 @@ from ..errors import ConfigError, StoreError
 from . import Pending
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Seconds a store operation may take, the same bound as the Redis store's (app.store.redis).
+DEADLINE = 2
 # Rows removed per sweep: a bounded cost on each write, far above the rate rows expire at.
 SWEEP_ROWS = 100
 
@@ -133,9 +135,16 @@ def engine_for(url: str, pool_size: int = 16) -> Engine:
             cursor.close()
 
         return engine
-    # A pool as large as a worker's threads, waiting at most 2 s for a free connection.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=2, pool_pre_ping=True,
-                         connect_args={"connect_timeout": 2})
+    # A pool as large as a worker's threads, waiting at most DEADLINE for a free connection; every statement,
+    # every wait for a lock and every transaction left idle is bounded by the server, and a connection whose
+    # packets go unacknowledged (a stalled network path) is dropped by the kernel, within the same bound.
+    ms = DEADLINE * 1000
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=DEADLINE, pool_pre_ping=True,
+                         connect_args={"connect_timeout": DEADLINE, "tcp_user_timeout": ms,
+                                       "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1,
+                                       "keepalives_count": 2,
+                                       "options": f"-c statement_timeout={ms} -c lock_timeout={ms} "
+                                                  f"-c idle_in_transaction_session_timeout={ms}"})
 
 
 def alembic_config(engine: Engine) -> Config:
