@@ -72,6 +72,13 @@ class OriginNotAllowedError(OtpError):
         self.origin = origin  # for the log line, never the answer
 
 
+class RequestTimeoutError(OtpError):
+    """The body did not arrive within OTP_BODY_TIMEOUT: the connection is not held longer."""
+
+    status, code = 408, "request_timeout"
+    message = "The request body did not arrive in time. Please send it again."
+
+
 class CaptchaFailedError(OtpError):
     status, code = 400, "captcha_failed"
     message = "Please confirm you are human, then try again."

@@ -428,3 +428,21 @@ def test_gunicorns_refused_request_lines_carry_nothing_in_clear(tmp_path: Path) 
     log = server.log_path.read_text()
     assert log.count("Invalid request from") == 2 and "[redacted]" in log
     assert "654321" not in log and "4155552671" not in log and "otp_k3y_in_clear" not in log
+
+
+def test_a_body_that_never_arrives_is_answered_408_and_does_not_hold_the_worker(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", WEB_CONCURRENCY="1", OTP_BODY_TIMEOUT="1")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=[])
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as conn:
+            conn.sendall(b"POST /request-otp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"phoneNumber\": \"+1")  # and nothing more
+            answer = conn.recv(4096)
+            healthy = requests.get(server.base + "/healthz", timeout=5).status_code
+    finally:
+        server.stop()
+
+    assert answer.startswith(b"HTTP/1.1 408") and b'"code":"request_timeout"' in answer
+    assert healthy == 200

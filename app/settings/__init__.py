@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     OTP_CHALLENGE_DIFFICULTY: int = Field(100_000, ge=1_000, le=1_000_000)
     OTP_CHALLENGE_KEY: str = Field("", repr=False)
     OTP_RESEND_COOLDOWN: int = Field(30, ge=0, le=3600)
+    # Seconds a request's body may take to arrive (under gunicorn's gevent workers): past it, 408.
+    OTP_BODY_TIMEOUT: int = Field(10, ge=1, le=120)
     OTP_TRUSTED_PROXIES: int = Field(0, ge=0, le=10)
     OTP_ALLOWED_COUNTRIES: CsvSet = frozenset()
     OTP_ALLOWED_NUMBER_TYPES: CsvSet = frozenset()

@@ -22,6 +22,7 @@ from ..providers.registry import providers_from_settings
 from ..settings import ProviderName, Settings, load_settings, provider_channels
 from ..store import store_from_url
 from ..tokens import TokenIssuer, generate_private_key_pem, load_private_key
+from . import parse
 from .errors import register_error_handlers
 from .guards import api_key_name, authenticate, check_origin, refused
 
@@ -121,6 +122,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     # refusals count against their own, past which they are 429 and leave no log line each.
     @app.before_request
     def guard() -> None:
+        parse.read_body(settings.OTP_BODY_TIMEOUT)
         try:
             authenticate(keys)
             check_origin(allowed)

@@ -4,18 +4,40 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import phonenumbers
 from flask import request
+from gevent import Timeout
+from gevent.monkey import is_module_patched
 from werkzeug.exceptions import BadRequest
 
 from .. import phone
-from ..errors import InvalidJsonError, InvalidPhoneNumberError, InvalidRequestError, VerificationIdRequiredError
+from ..errors import (
+    InvalidJsonError,
+    InvalidPhoneNumberError,
+    InvalidRequestError,
+    RequestTimeoutError,
+    VerificationIdRequiredError,
+)
 
 VERIFICATION_COOKIE = "otp_verification"
 # OpenID Connect's nonce: an opaque value of the app's; printable ASCII keeps it safe in a JWT and in logs.
 NONCE_PATTERN = re.compile(r"[\x20-\x7e]{1,128}")
+
+
+def read_body(seconds: int) -> None:
+    """Read the posted body (a form is parsed) within ``seconds``, or answer 408: a client that sends its
+    body byte by byte, or never, holds a worker's connection that long at most. gunicorn bounds the request
+    line and headers, not the body. The deadline needs gevent (gunicorn.conf.py's workers); elsewhere the
+    body is read as before."""
+    if request.method != "POST" or request.content_length == 0:
+        return
+    deadline: AbstractContextManager[Any] = (Timeout(seconds, RequestTimeoutError()) if is_module_patched("socket")
+                                             else nullcontext())
+    with deadline:
+        request.get_data(cache=True, parse_form_data=True)
 
 
 def body() -> Mapping[str, Any]:
