@@ -277,6 +277,7 @@ def clean_redis_pending(redis_client: redis.Redis) -> Iterator[redis.Redis]:
     """The app's pending entries and rate-limit counters in the test database, removed before and after."""
     def wipe() -> None:
         keys = [*redis_client.scan_iter(match="otp:v:*"), *redis_client.scan_iter(match="otp:n:*"),
+                *redis_client.scan_iter(match="otp:d:*"),
                 *redis_client.scan_iter(match="LIMITS:*"), *redis_client.scan_iter(match="otp:budget:*"),
                 *redis_client.scan_iter(match="otp:breaker:*")]
         if keys:

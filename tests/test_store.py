@@ -11,9 +11,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import text
 
 from app.errors import StoreError
@@ -417,3 +420,37 @@ def test_a_whole_flow_on_a_cluster_and_behind_a_sentinel(backend: str, vonage: F
     # The limits were counted there too: the number's one send an hour is spent.
     assert owner.post("/request-otp", json={"phoneNumber": number}).status_code == 429
     app.extensions["otp_store"].close()
+
+
+class LosesOneAnswer(redis.Connection):
+    """A connection whose next answer is lost after Redis carried the command out, as in a stall."""
+
+    armed = False
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().read_response(*args, **kwargs)
+        if LosesOneAnswer.armed:
+            LosesOneAnswer.armed = False
+            raise redis.TimeoutError("the answer was lost")
+        return response
+
+
+def test_a_delete_redis_py_sends_again_after_a_lost_answer_still_says_it_ended_the_verification() -> None:
+    redis_or_fail()
+    pool = redis.ConnectionPool.from_url(REDIS_URL, connection_class=LosesOneAnswer, decode_responses=True,
+                                         retry=Retry(NoBackoff(), 1))
+    client = redis.Redis(connection_pool=pool)
+    store = RedisStore(client, prefix="otp-test:once:")
+    try:
+        store.create(pending("vid-warm"), 60)
+        store.delete(pending("vid-warm"))  # the scripts are loaded
+        store.create(pending("vid-1"), 60)
+
+        LosesOneAnswer.armed = True  # Redis deletes it; its answer is lost; redis-py sends the script again
+        assert store.delete(pending("vid-1")) is True  # "I ended it", not "someone else did"
+        assert LosesOneAnswer.armed is False
+        assert store.delete(pending("vid-1")) is False  # another request's delete is told the truth
+    finally:
+        client.delete(*client.keys("otp-test:once:*") or ["-"])
+        client.close()
+        pool.disconnect()

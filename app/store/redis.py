@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import urllib.parse
 from typing import Any
 
@@ -14,8 +15,8 @@ from redis.sentinel import Sentinel
 from ..errors import StoreError
 from . import Pending
 
-# Every script touches one key, so each key may live on its own node of a cluster; none recreates a
-# record that expired meanwhile.
+# Every script touches one verification's keys, all under its id's hash tag, so each verification may live
+# on its own node of a cluster; none recreates a record that expired meanwhile.
 _BEGIN_CHECK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local before = redis.call('HGET', KEYS[1], 'unsettled') or '0'
@@ -41,6 +42,17 @@ return 1
 """
 _EXPIRE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+"""
+# Delete, answering the same when sent again: redis-py resends a command whose answer timed out, and the
+# plain DEL's second answer (0) would say that another request ended the verification. The first run leaves
+# the operation's token beside the record (same hash tag) for a minute; a resend finds it and answers 1.
+_DELETE_ONCE = """
+if redis.call('DEL', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', 60)
+  return 1
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then return 1 end
+return 0
 """
 # Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
 _DELETE_IF_EQUAL = """
@@ -93,6 +105,7 @@ class RedisStore:
         self._incr_if_exists = client.register_script(_INCR_IF_EXISTS)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
         self._move = client.register_script(_MOVE)
+        self._delete_once = client.register_script(_DELETE_ONCE)
         self._expire_if_equal = client.register_script(_EXPIRE_IF_EQUAL)
 
     @property
@@ -198,7 +211,8 @@ class RedisStore:
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         try:
-            removed = bool(self._redis.delete(self._record(pending.id)))
+            removed = bool(self._delete_once(keys=[self._record(pending.id), f"{self._prefix}d:{{{pending.id}}}"],
+                                             args=[secrets.token_hex(8)]))
             self._delete_if_equal(keys=[self._index(pending.number)], args=[pending.id])
         except redis.RedisError as exc:
             raise StoreError() from exc
