@@ -316,6 +316,11 @@ $("resend").addEventListener("click", () => {
     const answer = await send("/resend-otp", verificationId ? { verificationId } : {});
     if (answer.ok) {
       delivered(answer.body);
+      if (answer.body.newCode) {
+        // Another provider sent a new code: the earlier one no longer works, and this one has its own lifetime.
+        expiresAt = Date.now() + answer.body.expiresIn * 1000;
+        $("code").value = "";
+      }
       tick();
       show(answer.body.message, "ok");
       $("code").focus();
