@@ -446,3 +446,30 @@ def test_a_body_that_never_arrives_is_answered_408_and_does_not_hold_the_worker(
 
     assert answer.startswith(b"HTTP/1.1 408") and b'"code":"request_timeout"' in answer
     assert healthy == 200
+
+
+def test_sqlite_locked_by_another_process_does_not_freeze_the_worker(tmp_path: Path) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'otp.db'}"
+    migrate(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", WEB_CONCURRENCY="1", OTP_STORE_URL=url, OTP_RECORD_DAYS="0")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=[])
+    server.start()
+    holder = sqlite3.connect(tmp_path / "otp.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another process's writer holds the lock
+        with ThreadPoolExecutor(1) as pool:
+            send = pool.submit(server.post, "/request-otp", {"phoneNumber": "+14155552652"})
+            time.sleep(0.5)  # the send now waits for the lock (busy_timeout, 5 s)
+            healthy = requests.get(server.base + "/healthz", timeout=2)  # answered meanwhile
+            waiting = not send.done()
+            holder.execute("ROLLBACK")
+            sent = send.result(timeout=20)
+    finally:
+        holder.close()
+        server.stop()
+
+    assert healthy.status_code == 200 and waiting
+    assert sent.status_code == 200, sent.text  # the lock went away within the busy timeout

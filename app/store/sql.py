@@ -20,6 +20,8 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from gevent import get_hub
+from gevent.monkey import is_module_patched
 from sqlalchemy import (
     DateTime,
     Engine,
@@ -140,11 +142,10 @@ def engine_for(url: str, pool_size: int = 16) -> Engine:
     # packets go unacknowledged (a stalled network path) is dropped by the kernel, within the same bound.
     ms = DEADLINE * 1000
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=DEADLINE, pool_pre_ping=True,
-                         connect_args={"connect_timeout": DEADLINE, "tcp_user_timeout": ms,
-                                       "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1,
-                                       "keepalives_count": 2,
-                                       "options": f"-c statement_timeout={ms} -c lock_timeout={ms} "
-                                                  f"-c idle_in_transaction_session_timeout={ms}"})
+                         connect_args={"connect_timeout": DEADLINE, "tcp_user_timeout": ms, "keepalives": 1,
+                                       "keepalives_idle": 5, "keepalives_interval": 1, "keepalives_count": 2,
+                                       "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c "
+                                                  f"idle_in_transaction_session_timeout={ms}"})
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -187,6 +188,8 @@ class SqlStore:
         self._record_days = record_days
         self._record_key = record_key
         self._clock = clock
+        # Under gevent SQLite's calls run in its thread pool (psycopg waits on sockets gevent made cooperative).
+        self._offload = engine.dialect.name == "sqlite" and is_module_patched("socket")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SqlStore:
@@ -199,6 +202,11 @@ class SqlStore:
         return cls(engine, **options)
 
     def _run(self, work: Callable[[Any], Any]) -> Any:
+        # sqlite3 waits for another writer's lock inside C (busy_timeout), where gevent cannot switch: on the
+        # event loop that wait would freeze every request of the worker, /healthz included.
+        return get_hub().threadpool.apply(self._transaction, (work,)) if self._offload else self._transaction(work)
+
+    def _transaction(self, work: Callable[[Any], Any]) -> Any:
         try:
             with self._engine.begin() as connection:
                 return work(connection)
