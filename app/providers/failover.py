@@ -154,8 +154,7 @@ class Failover:
         """Each provider's breaker: closed (takes starts), open (skipped), half_open (the next start tries it)."""
         states = {p.name: self._breaker.state(p.name) if self._breaker else "closed" for p in self.providers}
         for name, state in states.items():
-            for known in STATES:
-                PROVIDER_STATE.labels(name, known).set(int(known == state))
+            _show(name, state)
         return states
 
     def _failed(self, provider: Provider) -> None:
@@ -169,11 +168,17 @@ class Failover:
             self._changed(provider, self._breaker.succeeded(provider.name))
 
     def _changed(self, provider: Provider, change: Change | None) -> None:
-        if change is None or self._breaker is None:
+        """One log event and the gauge for a breaker's change of state (called only with a breaker)."""
+        if change is None:
             return
         after = "closed" if change is Change.RECOVERED else "open"
         log.log(logging.INFO if after == "closed" else logging.ERROR, "provider %s %s", provider.name,
                 change.value, extra={"event": "provider_state", "provider": provider.name,
                                      "change": change.value, "state": after})
-        for known in STATES:
-            PROVIDER_STATE.labels(provider.name, known).set(int(known == after))
+        _show(provider.name, after)
+
+
+def _show(provider: str, state: str) -> None:
+    """Set the state gauge: 1 for the provider's current state, 0 for the others."""
+    for known in STATES:
+        PROVIDER_STATE.labels(provider, known).set(int(known == state))
