@@ -58,7 +58,7 @@ def apikey(name: str) -> None:
 def _sql_engine() -> Engine:
     from .settings import store_url_from
     from .store import backend_of
-    from .store.sql import engine_for
+    from .store.sql_engine import engine_for
 
     url = store_url_from()
     if backend_of(url) != "sql":
@@ -70,7 +70,7 @@ def _sql_engine() -> Engine:
 def _migrate(direction: str, revision: str) -> None:
     from alembic import command
 
-    from .store.sql import alembic_config
+    from .store.sql_engine import alembic_config
 
     engine = _sql_engine()
     try:

@@ -424,7 +424,7 @@ def migrate(url: str, revision: str = "head") -> None:
     """Bring a SQL database to ``revision`` through the service's own migrations."""
     from alembic import command
 
-    from app.store.sql import alembic_config, engine_for
+    from app.store.sql_engine import alembic_config, engine_for
 
     engine = engine_for(url, pool_size=1)
     try:

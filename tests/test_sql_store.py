@@ -21,7 +21,8 @@ from sqlalchemy import inspect, text
 
 from app.settings import ConfigError
 from app.store import Pending
-from app.store.sql import Base, SqlStore, engine_for
+from app.store.sql import Base, SqlStore
+from app.store.sql_engine import engine_for
 
 from .conftest import NUMBER, SETTINGS, FakeVonage, MakeApp, migrate
 

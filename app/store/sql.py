@@ -14,12 +14,8 @@ import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from gevent import get_hub
 from gevent.monkey import is_module_patched
 from sqlalchemy import (
@@ -29,9 +25,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    create_engine,
     delete,
-    event,
     insert,
     select,
     text,
@@ -43,10 +37,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from .. import phone
 from ..errors import ConfigError, StoreError
 from . import Pending
+from .sql_engine import engine_for, schema_problem
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-# Seconds a store operation may take, the same bound as the Redis store's (app.store.redis).
-DEADLINE = 2
 # Rows removed per sweep: a bounded cost on each write, far above the rate rows expire at.
 SWEEP_ROWS = 100
 
@@ -112,68 +104,6 @@ def _pending(row: Any, checks_before: int = 0) -> Pending:
     """The verification a row holds; ``checks_before`` discounts the check this statement counted."""
     return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
                    unsettled=row.checks - checks_before > row.settled, challenge=row.challenge, provider=row.provider)
-
-
-def sqlalchemy_url(url: str) -> str:
-    """postgresql:// and postgres:// mean psycopg 3 here (SQLAlchemy's default driver is psycopg2)."""
-    scheme, sep, rest = url.partition("://")
-    if scheme in ("postgresql", "postgres"):
-        return f"postgresql+psycopg{sep}{rest}"
-    return url
-
-
-def engine_for(url: str, pool_size: int = 16) -> Engine:
-    """An engine with short timeouts: an unreachable database fails a request fast (503), never hangs it."""
-    url = sqlalchemy_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 5})
-
-        @event.listens_for(engine, "connect")
-        def _wal(dbapi_connection: Any, _: Any) -> None:
-            # WAL: readers never wait for the writer; busy_timeout: writers queue instead of failing.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
-
-        return engine
-    # A pool as large as a worker's threads, waiting at most DEADLINE for a free connection; every statement,
-    # every wait for a lock and every transaction left idle is bounded by the server, and a connection whose
-    # packets go unacknowledged (a stalled network path) is dropped by the kernel, within the same bound.
-    ms = DEADLINE * 1000
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=DEADLINE, pool_pre_ping=True,
-                         connect_args={"connect_timeout": DEADLINE, "tcp_user_timeout": ms, "keepalives": 1,
-                                       "keepalives_idle": 5, "keepalives_interval": 1, "keepalives_count": 2,
-                                       "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c "
-                                                  f"idle_in_transaction_session_timeout={ms}"})
-
-
-def alembic_config(engine: Engine) -> Config:
-    """Alembic's configuration for this engine, without an alembic.ini (the URL may hold a password)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
-    return config
-
-
-def schema_problem(engine: Engine) -> str | None:
-    """One line saying how the database differs from the code's migrations, or None when it is at head."""
-    scripts = ScriptDirectory.from_config(alembic_config(engine))
-    head = scripts.get_current_head()
-    try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-    except SQLAlchemyError as exc:
-        return f"the database of OTP_STORE_URL cannot be reached ({type(exc).__name__})"
-    if current == head:
-        return None
-    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
-        # Migrated by a newer version of the service (this one was rolled back): db-upgrade cannot help.
-        return (f"the database of OTP_STORE_URL is at migration {current}, newer than this code knows (it needs "
-                f"{head}): run the version of the service that migrated it, or downgrade the database with that "
-                f"version's 'flask --app wsgi otp db-downgrade {head}'")
-    return (f"the database of OTP_STORE_URL is at migration {current or 'none (empty)'}, the code needs {head}: "
-            "run 'flask --app wsgi otp db-upgrade'")
 
 
 class SqlStore:
