@@ -18,7 +18,7 @@ def test_defaults_for_the_console_provider() -> None:
 
     assert config == {
         "OTP_PROVIDER": ("console",), "OTP_FAILOVER_THRESHOLD": 5, "OTP_FAILOVER_COOLDOWN": 30,
-        "OTP_STORE_URL": "memory://", "VONAGE_VERIFY_API": "legacy",
+        "OTP_STORE_URL": "memory://", "OTP_STORE_TIMEOUT": 2, "VONAGE_VERIFY_API": "legacy",
         "VONAGE_API_KEY": "", "VONAGE_API_SECRET": "", "VONAGE_APPLICATION_ID": "", "VONAGE_PRIVATE_KEY": "",
         "VONAGE_API_HOST": "api.nexmo.com", "VONAGE_BRAND": "Verify",
         "VONAGE_TIMEOUT": 10, "VONAGE_CODE_LENGTH": 6, "VONAGE_PIN_EXPIRY": 300, "VONAGE_WORKFLOW_ID": 1,

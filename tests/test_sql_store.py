@@ -319,6 +319,12 @@ def test_postgresql_bounds_every_statement_and_lock_wait(postgres_at_head: str) 
     settings.dispose()
     assert shown == {"statement_timeout": "2s", "lock_timeout": "2s", "idle_in_transaction_session_timeout": "2s"}
     assert "tcp_user_timeout=2000" in dsn and "keepalives=1" in dsn
+    shorter = engine_for(postgres_at_head, pool_size=1, timeout=0.5)  # OTP_STORE_TIMEOUT=0.5
+    with shorter.connect() as connection:
+        assert connection.execute(text("SHOW statement_timeout")).scalar() == "500ms"
+        assert connection.execute(text("SHOW lock_timeout")).scalar() == "500ms"
+        assert "tcp_user_timeout=500" in connection.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
+    shorter.dispose()
 
     store = SqlStore.from_url(postgres_at_head)
     holder = engine_for(postgres_at_head, pool_size=1)

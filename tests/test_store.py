@@ -454,3 +454,27 @@ def test_a_delete_redis_py_sends_again_after_a_lost_answer_still_says_it_ended_t
         client.delete(*client.keys("otp-test:once:*") or ["-"])
         client.close()
         pool.disconnect()
+
+
+def test_one_setting_bounds_the_store_and_the_limits_storage(make_app: MakeApp) -> None:
+    app = make_app(OTP_STORE_URL=REDIS_URL, OTP_STORE_TIMEOUT="0.5")
+    store = app.extensions["otp_store"].client.connection_pool
+    limits = app.extensions["otp_limits"].storage.get_connection().connection_pool
+
+    for pool in (store, limits):
+        assert pool.connection_kwargs["socket_timeout"] == 0.5
+        assert pool.connection_kwargs["socket_connect_timeout"] == 0.5
+        assert pool.timeout == 0.5  # the wait for a pooled connection
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "31"])
+def test_the_store_timeout_refuses_what_is_not_a_bound(value: str, make_app: MakeApp) -> None:
+    with pytest.raises(ConfigError, match="OTP_STORE_TIMEOUT"):
+        make_app(OTP_STORE_TIMEOUT=value)
+
+
+def test_the_store_timeout_says_what_it_allows(make_app: MakeApp) -> None:
+    with pytest.raises(ConfigError, match="OTP_STORE_TIMEOUT must be a number, got 'two'"):
+        make_app(OTP_STORE_TIMEOUT="two")
+    with pytest.raises(ConfigError, match="OTP_STORE_TIMEOUT must be between 0.1 and 30, got 0"):
+        make_app(OTP_STORE_TIMEOUT="0")

@@ -74,7 +74,7 @@ class Limits:
 
         url = settings.OTP_RATELIMIT_STORAGE_URL
         # Storage faults surface as limits' StorageError, answered 503: no silent "unlimited SMS".
-        storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url))
+        storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url, settings.OTP_STORE_TIMEOUT))
         assert isinstance(storage, Storage)  # the settings refuse async storage schemes
         return cls(storage, settings)
 

@@ -67,15 +67,16 @@ def close(storage: RedisStorage) -> None:
     close_client(storage.get_connection())
 
 
-def storage_options(url: str) -> dict[str, Any]:
-    """Short timeouts for Redis, and for one Redis a bounded pool that waits when all its connections are
-    busy: redis-py's default pool raises MaxConnectionsError past 100 concurrent requests."""
+def storage_options(url: str, timeout: float) -> dict[str, Any]:
+    """Short timeouts for Redis (OTP_STORE_TIMEOUT, as the store's), and for one Redis a bounded pool that
+    waits when all its connections are busy: redis-py's default pool raises MaxConnectionsError past 100
+    concurrent requests."""
     if url.startswith(("redis://", "rediss://")):
         from ..store.redis import blocking_pool
 
-        return {"connection_pool": blocking_pool(url, socket_timeout=2, socket_connect_timeout=2)}
+        return {"connection_pool": blocking_pool(url, timeout)}
     if url.startswith("redis"):
-        return {"socket_timeout": 2, "socket_connect_timeout": 2}
+        return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     return {}
 
 

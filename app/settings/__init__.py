@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     OTP_FAILOVER_THRESHOLD: int = Field(5, ge=1, le=1000)
     OTP_FAILOVER_COOLDOWN: int = Field(30, ge=1, le=3600)
     OTP_STORE_URL: str = Field("memory://", repr=False)
+    # Seconds any one store or rate-limit storage operation may take (Redis and PostgreSQL): past it, 503.
+    OTP_STORE_TIMEOUT: float = Field(2, ge=0.1, le=30)
     OTP_RECORD_DAYS: int = Field(30, ge=0, le=3650)
     OTP_RECORD_KEY: str = Field("", repr=False, validate_default=True)
     OTP_RATELIMIT_STORAGE_URL: str = Field("", repr=False, validate_default=True)

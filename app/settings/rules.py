@@ -194,7 +194,7 @@ def origins(value: str) -> tuple[str, ...]:
 
 # pydantic's words for a refused value, in the service's: what the setting allows.
 _KINDS = {"int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
-          "bool_parsing": "must be true or false"}
+          "float_parsing": "must be a number", "bool_parsing": "must be true or false"}
 
 
 def problem(error: Mapping[str, Any], fields: Mapping[str, FieldInfo]) -> str:

@@ -86,9 +86,9 @@ def backend_of(url: str) -> str | None:
 
 
 def store_from_url(url: str, *, channels: Mapping[str, Sequence[str]] | None = None, record_days: int = 0,
-                   record_key: str = "") -> Store:
-    """Build the backend the URL's scheme names; an unknown scheme, or a database behind the code's
-    migrations, fails at startup."""
+                   record_key: str = "", timeout: float = 2) -> Store:
+    """Build the backend the URL's scheme names, each operation bounded by ``timeout`` seconds; an unknown
+    scheme, or a database behind the code's migrations, fails at startup."""
     backend = backend_of(url)
     if backend == "memory":
         from .memory import MemoryStore
@@ -97,9 +97,10 @@ def store_from_url(url: str, *, channels: Mapping[str, Sequence[str]] | None = N
     if backend == "redis":
         from .redis import RedisStore
 
-        return RedisStore.from_url(url)
+        return RedisStore.from_url(url, timeout=timeout)
     if backend == "sql":
         from .sql import SqlStore
 
-        return SqlStore.from_url(url, channels=channels, record_days=record_days, record_key=record_key.encode())
+        return SqlStore.from_url(url, timeout, channels=channels, record_days=record_days,
+                                 record_key=record_key.encode())
     raise ConfigError(f"OTP_STORE_URL must start with one of {', '.join(f'{s}://' for s in BACKENDS)}")

@@ -69,9 +69,14 @@ _FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled", "chall
 POOL_CONNECTIONS = 64
 
 
-def blocking_pool(url: str, **options: Any) -> redis.BlockingConnectionPool:
-    """A bounded pool whose exhausted state is a short wait, not an error."""
-    return redis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=2, **options)
+# Seconds a Redis command may take by default (OTP_STORE_TIMEOUT): connecting, a free connection, an answer.
+TIMEOUT = 2
+
+
+def blocking_pool(url: str, timeout: float = TIMEOUT, **options: Any) -> redis.BlockingConnectionPool:
+    """A bounded pool whose exhausted state is a short wait, not an error; every wait bounded by ``timeout``."""
+    return redis.BlockingConnectionPool.from_url(url, max_connections=POOL_CONNECTIONS, timeout=timeout,
+                                                 socket_timeout=timeout, socket_connect_timeout=timeout, **options)
 
 
 def close_client(client: Any) -> None:
@@ -114,13 +119,13 @@ class RedisStore:
         return self._redis
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "otp:") -> RedisStore:
+    def from_url(cls, url: str, prefix: str = "otp:", timeout: float = TIMEOUT) -> RedisStore:
         """Connect lazily, with short timeouts so an outage fails fast, to one Redis (``redis://``,
         ``rediss://``), the master a Sentinel names (``redis+sentinel://host:port[,host:port]/service``) or
         a Cluster (``redis+cluster://host:port[,host:port]``): the URL forms `limits` takes too."""
-        options: dict[str, Any] = {"decode_responses": True, "socket_timeout": 2, "socket_connect_timeout": 2,
-                                   # One immediate retry covers a connection that a restart closed; no sleeps.
-                                   "retry": Retry(NoBackoff(), 1)}
+        # One immediate retry covers a connection that a restart closed; no sleeps.
+        options: dict[str, Any] = {"decode_responses": True, "retry": Retry(NoBackoff(), 1)}
+        bounds: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         scheme, _, rest = url.partition("://")
         if scheme in ("redis+sentinel", "redis+cluster"):
             parsed = urllib.parse.urlsplit(f"//{rest}")
@@ -129,13 +134,13 @@ class RedisStore:
                 options["password"] = urllib.parse.unquote(parsed.password)
             if scheme == "redis+cluster":
                 cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call]
-                                       **options)
+                                       **options, **bounds)
                 return cls(cluster, prefix)  # type: ignore[arg-type]
             service = parsed.path.strip("/").split("/")[0] or "mymaster"
-            sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": 2, "socket_connect_timeout": 2},  # type: ignore[no-untyped-call]
-                                **options)
+            sentinel = Sentinel(nodes, sentinel_kwargs=bounds, **options, **bounds)  # type: ignore[no-untyped-call]
             return cls(sentinel.master_for(service), prefix)  # type: ignore[no-untyped-call]
-        return cls(redis.Redis(connection_pool=blocking_pool(url, health_check_interval=30, **options)), prefix)
+        pool = blocking_pool(url, timeout, health_check_interval=30, **options)
+        return cls(redis.Redis(connection_pool=pool), prefix)
 
     def _record(self, verification_id: str) -> str:
         # The verification's id as the hash tag: in a Cluster its key has the slot of its own, and every

@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from .. import phone
 from ..errors import ConfigError, StoreError
 from . import Pending
-from .sql_engine import engine_for, schema_problem
+from .sql_engine import DEADLINE, engine_for, schema_problem
 
 # Rows removed per sweep: a bounded cost on each write, far above the rate rows expire at.
 SWEEP_ROWS = 100
@@ -122,9 +122,10 @@ class SqlStore:
         self._offload = engine.dialect.name == "sqlite" and is_module_patched("socket")
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> SqlStore:
-        """Connect to ``postgresql://`` or ``sqlite:///``; refuse a database behind the code's migrations."""
-        engine = engine_for(url)
+    def from_url(cls, url: str, timeout: float = DEADLINE, **options: Any) -> SqlStore:
+        """Connect to ``postgresql://`` or ``sqlite:///``, each operation bounded by ``timeout`` seconds;
+        refuse a database behind the code's migrations."""
+        engine = engine_for(url, timeout=timeout)
         problem = schema_problem(engine)
         if problem:
             engine.dispose()

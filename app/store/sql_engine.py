@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-# Seconds a store operation may take, the same bound as the Redis store's (app.store.redis).
+# Seconds a store operation may take by default (OTP_STORE_TIMEOUT), the same bound as the Redis store's.
 DEADLINE = 2
 
 
@@ -25,7 +25,7 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def engine_for(url: str, pool_size: int = 16) -> Engine:
+def engine_for(url: str, pool_size: int = 16, timeout: float = DEADLINE) -> Engine:
     """An engine with short timeouts: an unreachable database fails a request fast (503), never hangs it."""
     url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
@@ -40,12 +40,13 @@ def engine_for(url: str, pool_size: int = 16) -> Engine:
             cursor.close()
 
         return engine
-    # A pool as large as a worker's threads, waiting at most DEADLINE for a free connection; every statement,
+    # A pool as large as a worker's threads, waiting at most ``timeout`` for a free connection; every statement,
     # every wait for a lock and every transaction left idle is bounded by the server, and a connection whose
     # packets go unacknowledged (a stalled network path) is dropped by the kernel, within the same bound.
-    ms = DEADLINE * 1000
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=DEADLINE, pool_pre_ping=True,
-                         connect_args={"connect_timeout": DEADLINE, "tcp_user_timeout": ms, "keepalives": 1,
+    ms = int(timeout * 1000)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=timeout, pool_pre_ping=True,
+                         connect_args={"connect_timeout": max(1, round(timeout)), "tcp_user_timeout": ms,
+                                       "keepalives": 1,
                                        "keepalives_idle": 5, "keepalives_interval": 1, "keepalives_count": 2,
                                        "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c "
                                                   f"idle_in_transaction_session_timeout={ms}"})

@@ -71,7 +71,8 @@ def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
     tokens = _token_issuer(settings)
     store = store_from_url(settings.OTP_STORE_URL, channels=provider_channels(settings),
-                           record_days=settings.OTP_RECORD_DAYS, record_key=settings.OTP_RECORD_KEY)
+                           record_days=settings.OTP_RECORD_DAYS, record_key=settings.OTP_RECORD_KEY,
+                           timeout=settings.OTP_STORE_TIMEOUT)
     limits = Limits.from_settings(settings)
     breaker = breaker_for(store, limits.storage, settings.OTP_FAILOVER_THRESHOLD, settings.OTP_FAILOVER_COOLDOWN)
     provider = providers_from_settings(settings, breaker)
