@@ -137,6 +137,22 @@ class VerificationInProgressError(OtpError):
         self.provider = ""
 
 
+class CheckInProgressError(OtpError):
+    """Another check (or a cancel) of this verification is at the provider now: its answer decides."""
+
+    status, code = 409, "check_in_progress"
+    message = "This code is being checked right now. Please try again in a moment."
+    retry_after = 1
+
+
+class VerificationApprovedError(OtpError):
+    """A resend or cancel of a verification the provider already approved (a check whose answer was lost):
+    it is kept, and the next check answers the approval."""
+
+    status, code = 409, "already_approved"
+    message = "This code was already accepted: submit it once more to finish."
+
+
 class NoPendingVerificationError(OtpError):
     status, code = 404, "no_pending_verification"
     # Worded like an expired code: the caller needs "request a new code", not whether a number is pending.

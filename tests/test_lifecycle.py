@@ -18,17 +18,22 @@ from app.callers import Caller
 from app.errors import (
     ActionRefusedError,
     CaptchaFailedError,
+    CheckInProgressError,
     InvalidCodeFormatError,
     NoPendingVerificationError,
     OtpError,
     RateLimitedError,
     TooManyAttemptsError,
+    UpstreamError,
     UpstreamTimeoutError,
+    UpstreamUnavailableError,
+    VerificationApprovedError,
     VerificationExpiredError,
     VerificationInProgressError,
     WrongCodeError,
 )
-from app.lifecycle import LOST_ANSWER, MAX_CHECKS, Lifecycle
+from app.lifecycle import Lifecycle
+from app.lifecycle.checks import LOST_ANSWER, MAX_CHECKS
 from app.limits import Limits
 from app.providers import State
 from app.providers.failover import Failover
@@ -237,6 +242,91 @@ def test_a_provider_that_says_ended_after_a_lost_answer_ends_the_verification() 
         cycle.check(CALLER, verification.id, None, "123456")
 
     assert exc.value.ended == verification.id and cycle.store.get(verification.id) is None
+
+
+def test_a_check_or_cancel_while_another_check_is_at_the_provider_is_told_to_retry_and_counts_nothing() -> None:
+    provider = ScriptedProvider(checks=[None])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    refused: list[OtpError] = []
+
+    def meanwhile() -> None:
+        for attempt in (lambda: cycle.check(CALLER, verification.id, None, "123456"),
+                        lambda: cycle.cancel(CALLER, verification.id, None)):
+            with pytest.raises(CheckInProgressError) as exc:
+                attempt()
+            refused.append(exc.value)
+    provider.on_check = meanwhile
+
+    approved = cycle.check(CALLER, verification.id, None, "123456")
+
+    assert approved.verification.checks == 1
+    assert [(e.status, e.retry_after) for e in refused] == [(409, 1), (409, 1)]
+    assert provider.calls == ["start", "check"]  # neither reached the provider
+
+
+@pytest.mark.parametrize("verb", ["resend", "cancel"])
+def test_after_a_lost_answer_a_resend_or_cancel_of_an_approved_code_says_so_and_the_next_check_approves(
+        verb: str) -> None:
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError()])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    with pytest.raises(UpstreamTimeoutError):
+        cycle.check(CALLER, verification.id, None, "123456")
+    provider.state, provider.refusal = State.APPROVED, VerificationExpiredError()  # "over": it was approved
+
+    with pytest.raises(VerificationApprovedError) as exc:
+        getattr(cycle, verb)(CALLER, verification.id, None)
+
+    assert exc.value.ended is None and exc.value.status == 409
+    assert cycle.check(CALLER, verification.id, None, "123456").verification.id == verification.id
+
+
+def test_after_a_lost_answer_a_typo_leaves_the_lost_check_to_be_asked_about() -> None:
+    # The lost check is still being processed when the person mistypes; then it is approved.
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError(), WrongCodeError(), VerificationExpiredError()])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    with pytest.raises(UpstreamTimeoutError):
+        cycle.check(CALLER, verification.id, None, "123456")
+    with pytest.raises(WrongCodeError):
+        cycle.check(CALLER, verification.id, None, "000000")
+    provider.state = State.APPROVED
+
+    approved = cycle.check(CALLER, verification.id, None, "123456")
+
+    assert approved.verification.id == verification.id
+
+
+def test_a_lost_check_approved_at_the_provider_is_honoured_even_past_the_cap() -> None:
+    provider = ScriptedProvider(checks=[UpstreamTimeoutError()] * MAX_CHECKS)
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    for _ in range(MAX_CHECKS):
+        with pytest.raises(UpstreamTimeoutError):
+            cycle.check(CALLER, verification.id, None, "123456")
+    provider.state = State.APPROVED
+
+    assert cycle.check(CALLER, verification.id, None, "123456").verification.id == verification.id
+    assert "cancel" not in provider.calls
+
+
+@pytest.mark.parametrize(("fault", "lost"), [
+    (UpstreamUnavailableError(), False),  # refused before any check: nothing to ask about
+    (UpstreamError(), True),  # a 5xx or an unusable answer: the provider may have approved it
+    (UpstreamUnavailableError(may_have_sent=True), True),  # the connection dropped after the request went out
+])
+def test_a_fault_makes_the_next_check_ask_first_exactly_when_the_provider_may_have_acted(
+        fault: OtpError, lost: bool) -> None:
+    provider = ScriptedProvider(checks=[fault, None])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    with pytest.raises(type(fault)):
+        cycle.check(CALLER, verification.id, None, "123456")
+
+    cycle.check(CALLER, verification.id, None, "123456")
+
+    assert provider.calls == ["start", "check"] + (["status"] if lost else []) + ["check"]
 
 
 def test_checks_past_the_cap_end_the_verification_and_cancel_it_at_the_provider() -> None:

@@ -51,7 +51,7 @@ def test_each_event_is_one_json_line_with_the_request_id(client: FlaskClient, vo
                                                          json_lines: io.StringIO) -> None:
     vonage.start("ok")
     vonage.check("wrong")
-    vonage.raw("check", status=500, json={"error": "boom"})
+    vonage.raw("check", status=503, body="down")  # refused: nothing checked, nothing to ask about after
     vonage.check("ok")
 
     sent = client.post("/request-otp", json={"phoneNumber": NUMBER}, headers={"X-Request-ID": "req-in-1"})
@@ -70,7 +70,7 @@ def test_each_event_is_one_json_line_with_the_request_id(client: FlaskClient, vo
     assert abs(datetime.fromisoformat(started["ts"]) - datetime.now().astimezone()) < timedelta(minutes=1)
     assert datetime.fromisoformat(started["ts"]).utcoffset() == timedelta(0)
     vonage_error = next(line for line in lines if line.get("event") == "vonage_error")
-    assert vonage_error["vonage_status"] == "http_500" and vonage_error["level"] == "WARNING"
+    assert vonage_error["vonage_status"] == "http_503" and vonage_error["level"] == "WARNING"
     text = json_lines.getvalue()
     for secret in ("111111", "222222", "333333", NUMBER):
         assert secret not in text

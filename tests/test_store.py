@@ -123,34 +123,70 @@ def test_ending_an_older_verification_keeps_the_newer_one_indexed(store: Store) 
     assert latest is not None and latest.id == "vid-2"
 
 
+HOLD = 30.0
+
+
 def test_checks_and_deliveries_are_counted_per_verification(store: Store) -> None:
-    assert store.begin_check("vid-1") is None
+    assert store.begin_check("vid-1", "c1", HOLD) is None
     store.create(pending("vid-1"), 60)
     store.create(pending("vid-2", rid="req-2"), 60)
 
-    assert store.begin_check("vid-1") == pending("vid-1", checks=1)
-    store.settle("vid-1")
-    assert store.begin_check("vid-1") == pending("vid-1", checks=2)
+    assert store.begin_check("vid-1", "c1", HOLD) == pending("vid-1", checks=1)
+    store.settle("vid-1", "c1")
+    assert store.begin_check("vid-1", "c2", HOLD) == pending("vid-1", checks=2)
     store.count_delivery("vid-1")
-    assert store.begin_check("vid-2") == pending("vid-2", rid="req-2", checks=1)
-    assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2, unsettled=True)
+    assert store.begin_check("vid-2", "c3", HOLD) == pending("vid-2", rid="req-2", checks=1)
+    assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2)
 
 
-def test_the_challenge_and_the_provider_of_a_start_stay_with_the_verification(store: Store) -> None:
-    store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="twilio"), 60)
-    store.count_delivery("vid-1")
+def test_one_check_at_a_time_holds_a_verification(store: Store) -> None:
+    store.create(pending("vid-1"), 60)
 
-    checked = store.begin_check("vid-1")
-    assert checked is not None and (checked.challenge, checked.provider) == ("country", "twilio")
-    found, latest = store.get("vid-1"), store.latest(NUMBER)
-    assert found is not None and (found.challenge, found.provider, found.deliveries) == ("country", "twilio", 2)
-    assert latest is not None and (latest.challenge, latest.provider) == ("country", "twilio")
+    assert store.begin_check("vid-1", "first", HOLD) == pending("vid-1", checks=1)
+    # While the first is at the provider, a second (or a cancel) is refused, and nothing of it is counted.
+    assert store.begin_check("vid-1", "second", HOLD) == pending("vid-1", checks=1, busy=True)
+    assert store.begin_check("vid-1", "cancel", HOLD, count=False) == pending("vid-1", checks=1, busy=True)
+    store.settle("vid-1", "second")  # not the holder: releases nothing
+    assert store.begin_check("vid-1", "third", HOLD) == pending("vid-1", checks=1, busy=True)
+
+    store.settle("vid-1", "first")
+    assert store.begin_check("vid-1", "cancel", HOLD, count=False) == pending("vid-1", checks=1)
+    store.settle("vid-1", "cancel")
+    assert store.begin_check("vid-1", "fourth", HOLD) == pending("vid-1", checks=2)
+
+
+def test_a_lost_check_marks_the_verification_for_every_later_check(store: Store) -> None:
+    store.create(pending("vid-1"), 60)
+
+    store.begin_check("vid-1", "timed-out", HOLD)
+    store.settle("vid-1", "timed-out", lost=True)  # a 504: the provider may have approved it
+    store.begin_check("vid-1", "typo", HOLD)
+    store.settle("vid-1", "typo")  # a wrong code settles its own check only
+
+    later = store.begin_check("vid-1", "right", HOLD)
+    assert later == pending("vid-1", checks=3, unsettled=True)
+    assert store.get("vid-1") == pending("vid-1", checks=3, unsettled=True)
+
+
+def test_a_hold_that_runs_out_was_a_lost_check(store: Store) -> None:
+    store.create(pending("vid-1"), 60)
+
+    first = store.begin_check("vid-1", "killed", 0.05)  # its worker dies: nobody settles it
+    time.sleep(0.2)
+    second = store.begin_check("vid-1", "next", HOLD)
+    store.settle("vid-1", "killed")  # too late to release anything: the hold is the next one's
+    third = store.begin_check("vid-1", "third", HOLD)
+
+    assert first == pending("vid-1", checks=1)
+    assert second == pending("vid-1", checks=2, unsettled=True)
+    assert third is not None and third.busy
 
 
 def test_a_moved_verification_is_bound_to_the_new_providers_code(store: Store) -> None:
     store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="vonage"), 60)
     store.count_delivery("vid-1")
-    store.begin_check("vid-1")  # unsettled: a check of the old code whose answer was lost
+    store.begin_check("vid-1", "c1", HOLD)
+    store.settle("vid-1", "c1", lost=True)  # a check of the old code whose answer was lost
 
     store.move("vid-1", "VE-new", "twilio", 660)
     store.move("gone", "VE-other", "twilio", 660)  # nothing to move: nothing created
@@ -161,37 +197,41 @@ def test_a_moved_verification_is_bound_to_the_new_providers_code(store: Store) -
     assert store.latest(NUMBER) == moved and store.get("gone") is None
 
 
-def test_a_check_that_never_settled_is_reported_to_the_next(store: Store) -> None:
-    store.create(pending("vid-1"), 60)
+def test_the_challenge_and_the_provider_of_a_start_stay_with_the_verification(store: Store) -> None:
+    store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="twilio"), 60)
+    store.count_delivery("vid-1")
 
-    first = store.begin_check("vid-1")  # its answer is lost: nobody settles it
-    second = store.begin_check("vid-1")
-    store.settle("vid-1")
-    third = store.begin_check("vid-1")
-
-    assert first is not None and first.unsettled is False
-    assert second is not None and second.unsettled is True
-    assert third is not None and third.unsettled is False
+    checked = store.begin_check("vid-1", "c1", HOLD)
+    assert checked is not None and (checked.challenge, checked.provider) == ("country", "twilio")
+    found, latest = store.get("vid-1"), store.latest(NUMBER)
+    assert found is not None and (found.challenge, found.provider, found.deliveries) == ("country", "twilio", 2)
+    assert latest is not None and (latest.challenge, latest.provider) == ("country", "twilio")
 
 
 def test_settling_or_counting_an_expired_verification_does_not_bring_it_back(store: Store) -> None:
-    store.settle("gone")
+    store.settle("gone", "c1", lost=True)
     store.count_delivery("gone")
 
     assert store.get("gone") is None
 
 
-def test_checks_counted_from_many_threads_are_not_lost(store: Store) -> None:
+def test_of_checks_racing_from_many_threads_one_holds_and_is_counted(store: Store) -> None:
     store.create(pending("vid-1"), 60)
-    threads = [threading.Thread(target=lambda: [store.begin_check("vid-1") for _ in range(25)])
-               for _ in range(8)]
+    barrier = threading.Barrier(8)
+    held: list[Pending | None] = []
+
+    def check(name: str) -> None:
+        barrier.wait()
+        held.append(store.begin_check("vid-1", name, HOLD))
+
+    threads = [threading.Thread(target=check, args=(f"c{n}",)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
 
-    counted = store.begin_check("vid-1")
-    assert counted is not None and counted.checks == 201
+    assert sorted(h.busy for h in held if h is not None) == [False] + [True] * 7
+    assert {h.checks for h in held if h is not None} == {1}
 
 
 def test_of_racing_ends_one_wins(store: Store) -> None:
@@ -251,7 +291,7 @@ def test_memory_entries_expire() -> None:
     clock.now += 1
     assert store.get("vid-1") is None
     assert store.latest(NUMBER) is None
-    assert store.begin_check("vid-1") is None
+    assert store.begin_check("vid-1", "c1", HOLD) is None
     assert store.delete(entry) is False
 
 
@@ -301,12 +341,12 @@ def test_redis_entries_expire() -> None:
         time.sleep(0.01)
 
     assert store.get("vid-1") is None
-    assert store.begin_check("vid-1") is None
+    assert store.begin_check("vid-1", "c1", HOLD) is None
 
 
 @pytest.mark.parametrize("op", [
     lambda s: s.create(pending(), 60), lambda s: s.get("vid-1"), lambda s: s.latest(NUMBER),
-    lambda s: s.begin_check("vid-1"), lambda s: s.settle("vid-1"), lambda s: s.count_delivery("vid-1"),
+    lambda s: s.begin_check("vid-1", "c1", 30), lambda s: s.settle("vid-1", "c1"), lambda s: s.count_delivery("vid-1"),
     lambda s: s.delete(pending()), lambda s: s.ping(),
 ])
 def test_redis_down_raises_store_error(op: Callable[[Store], object]) -> None:

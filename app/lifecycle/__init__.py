@@ -25,39 +25,29 @@ from ..errors import (
     NoPendingVerificationError,
     OtpError,
     StoreError,
-    TooManyAttemptsError,
-    UpstreamTimeoutError,
-    UpstreamUnavailableError,
     VerificationExpiredError,
     VerificationInProgressError,
-    WrongCodeError,
 )
 from ..limits import Limits
-from ..providers import Provider, State
+from ..providers import Provider
 from ..providers.failover import Failover, Sent
 from ..store import Pending, Store
+from .checks import CODE_PATTERN, Checks
 from .outcomes import Outcomes
-from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery, ended
+from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# ASCII digits only: str.isdigit() and \d also accept other scripts' digits.
-CODE_PATTERN = re.compile(r"[0-9]{4,10}")
 # Keep the entry a little longer than the provider keeps the verification, so a late check still reaches
 # the provider and gets its own answer ("expired") instead of our "nothing pending".
 TTL_MARGIN = 60
-# Checks one pending verification may take, counted in the store (a provider ends one after a few wrong
-# codes of its own accord; this also bounds checks that end in faults).
-MAX_CHECKS = 5
+# Seconds a check holds its verification at most (the web layer sets it from the providers' timeouts).
+CHECK_HOLD = 35.0
 # The verification handle: 32 random bytes (256 bits), 43 URL-safe characters. Anything else is looked up
 # nowhere: it cannot name a verification.
 ID_BYTES = 32
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
-# A provider that cannot say what became of a verification no longer knows one whose last check was lost:
-# the code may have been accepted, and the person is told so.
-LOST_ANSWER = ("This code may already have been accepted: the answer to an earlier check was lost, and the "
-               "verification is over now. Please request a new code.")
 
 
 class Lifecycle:
@@ -66,7 +56,7 @@ class Lifecycle:
 
     def __init__(self, *, store: Store, provider: Failover, limits: Limits, captcha: HumanCheck,
                  challenges: ProofOfWork, allowed_countries: Collection[str] = (),
-                 allowed_kinds: Collection[str] = ()) -> None:
+                 allowed_kinds: Collection[str] = (), check_hold: float = CHECK_HOLD) -> None:
         self.store = store
         self.provider = provider
         self.limits = limits
@@ -76,6 +66,7 @@ class Lifecycle:
         self._kinds = allowed_kinds
         self._resend_in = limits.cooldown if limits.enabled else 0
         self.outcomes = Outcomes(store, provider)
+        self.checks = Checks(store, provider, limits, self.outcomes, check_hold)
 
     def refused_send(self, caller: Caller) -> None:
         """Count a send request that ended before the lifecycle (malformed): 429 past its caller's limits."""
@@ -195,90 +186,34 @@ class Lifecycle:
         return verification
 
     def cancel(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
-        """Cancel the caller's pending verification, at the provider and here."""
-        verification = self._held(caller, verification_id, number)
-        self._act(verification, self.provider.cancel)
+        """Cancel the caller's pending verification, at the provider and here; never while a check of it is
+        at the provider (409: that check may be approved)."""
+        verification, hold = self.checks.take(self._held(caller, verification_id, number), count=False)
+        try:
+            self._act(verification, self.provider.cancel)
+        except OtpError as exc:
+            if exc.ended != verification.id:
+                self.outcomes.settle(verification, hold)
+            raise
         self.outcomes.end(verification, "cancelled")
         self.outcomes.event("cancelled", verification.number, caller)
         return verification
 
     def _act(self, verification: Pending, action: Callable[[Pending], T]) -> T:
-        """Run a resend or cancel at the provider. One the provider says is over is forgotten (410); one it
-        refuses while the code stays valid is kept (409)."""
+        """Run a resend or cancel at the provider. One the provider says is over is forgotten (410) unless
+        a lost check may have approved it (app.lifecycle.checks); one it refuses while the code stays valid,
+        or that it says was approved, is kept (409)."""
         try:
             return action(verification)
         except VerificationExpiredError as exc:
-            self.outcomes.end(verification, "expired")
-            exc.ended = verification.id
-            raise
+            answer = self.checks.over(verification, exc)
+            if answer is exc:
+                raise
+            raise answer from exc
 
     def check(self, caller: Caller, verification_id: str, number: str | None, code: str) -> Approved:
         """Check the code the person typed; Approved once, for the one check that ends the verification."""
         verification = self._held(caller, verification_id, number)
         if not CODE_PATTERN.fullmatch(code):
             raise InvalidCodeFormatError()
-        # Marked unsettled before the provider is asked, so that a check whose answer is lost (a timeout, a
-        # dropped connection, this worker killed) is remembered, and the next check asks what became of it.
-        counted = self.store.begin_check(verification.id)
-        if counted is None:
-            raise NoPendingVerificationError()
-        number = counted.number
-        if counted.checks > MAX_CHECKS:
-            self.outcomes.end(counted, "too_many_attempts")
-            self.outcomes.cancel_quietly(counted)
-            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
-            # Providers end a verification after fewer wrong codes than this, so the cap is mostly reached by
-            # checks that ended in faults: say what happened, not "wrong codes".
-            raise ended(TooManyAttemptsError("This code was checked too many times. Please request a new code."),
-                        counted)
-        state = self.provider.status(counted) if counted.unsettled else State.IN_PROGRESS
-        if state is State.APPROVED:
-            # An earlier check was approved and its answer lost: this one gets what that one should have.
-            return self._approved(counted, caller)
-        if state is State.ENDED:
-            self.outcomes.end(counted, "expired")
-            self.outcomes.event("expired", number, caller, event="code_checked")
-            raise ended(VerificationExpiredError(), counted)
-        try:
-            self.provider.check(counted, code)
-        except WrongCodeError:
-            # The entry stays: a person who mistyped tries again with the same code.
-            self.outcomes.settle(counted)
-            self.outcomes.event("wrong_code", number, caller, event="code_checked")
-            raise
-        except TooManyAttemptsError as exc:
-            self.outcomes.end(counted, "too_many_attempts")
-            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
-            exc.ended = counted.id
-            raise
-        except VerificationExpiredError as exc:
-            if counted.unsettled:
-                # An earlier check of this verification, lost or still in flight, may have been approved.
-                if state is State.UNKNOWN:
-                    # The provider cannot be asked. The entry is left to that check (it ends it if approved)
-                    # or to expiry.
-                    self.outcomes.event("expired", number, caller, event="code_checked")
-                    raise VerificationExpiredError(LOST_ANSWER) from exc
-                if self.provider.status(counted) is State.APPROVED:
-                    return self._approved(counted, caller)
-            self.outcomes.end(counted, "expired")
-            self.outcomes.event("expired", number, caller, event="code_checked")
-            exc.ended = counted.id
-            raise
-        except (UpstreamTimeoutError, UpstreamUnavailableError):
-            raise  # no answer, or the provider was unavailable: the check may have counted, it stays unsettled
-        except OtpError:
-            self.outcomes.settle(counted)  # the provider answered: nothing was approved
-            raise
-        return self._approved(counted, caller)
-
-    def _approved(self, counted: Pending, caller: Caller) -> Approved:
-        """End the verification and answer its approval, once. Two checks of one verification may both learn
-        that it was approved (one from the provider, one from asking after a lost answer): the one that ends
-        it is Approved, the other 404, so that one approval never yields two tokens."""
-        if not self.outcomes.end(counted, "approved"):
-            raise ended(NoPendingVerificationError(), counted)
-        made = range(1, counted.deliveries + 1)
-        self.limits.converted(caller, counted.number, [delivery(counted.id, n) for n in made])
-        self.outcomes.event("approved", counted.number, caller, event="code_checked")
-        return Approved(counted, self.provider.named(counted.provider).channels[:counted.deliveries])
+        return self.checks.check(caller, verification, code)

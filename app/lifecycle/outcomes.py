@@ -34,11 +34,12 @@ class Outcomes:
             log.error("could not remove the pending verification for %s", phone.mask(verification.number))
             return True
 
-    def settle(self, verification: Pending) -> None:
+    def settle(self, verification: Pending, check: str, lost: bool = False) -> None:
+        """Release a check's hold (``lost``: its outcome is unknown)."""
         try:
-            self.store.settle(verification.id)
+            self.store.settle(verification.id, check, lost)
         except StoreError:
-            # The next check then asks the provider first: one call more, no wrong answer.
+            # The hold runs out by itself and then counts as lost: the next check asks the provider first.
             log.error("could not settle a check for %s", phone.mask(verification.number))
 
     def cancel_quietly(self, verification: Pending) -> None:

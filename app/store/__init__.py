@@ -27,8 +27,8 @@ class Pending:
     checks: int = 0
     # Deliveries made so far: 1 after the first code, one more for each next step of the workflow.
     deliveries: int = 1
-    # A check began and its outcome was never learnt (a timeout, a dropped connection, a worker killed
-    # mid-call): Vonage may have approved the code. The next check asks Vonage first.
+    # A check's outcome was never learnt (a timeout, a dropped connection, a worker killed mid-call): the
+    # provider may have approved the code. Every later check asks the provider first; only a move clears it.
     unsettled: bool = False
     # The shared budget (country, prefix, ...) whose challenge the start had to solve, or '': a verification
     # started past a budget makes each of its resends solve one too.
@@ -36,6 +36,8 @@ class Pending:
     # The provider that started it (its checks, resends and cancels go there); '' for one stored before the
     # provider was recorded, which Vonage started.
     provider: str = ""
+    # begin_check's answer only: another check (or a cancel) holds the verification, nothing was counted.
+    busy: bool = False
 
 
 class Store(Protocol):
@@ -50,12 +52,16 @@ class Store(Protocol):
     def latest(self, number: str) -> Pending | None:
         """Return the latest pending verification of ``number``, or None."""
 
-    def begin_check(self, verification_id: str) -> Pending | None:
-        """Count one more check and mark it unsettled, atomically; return the verification as it was
-        before this mark (``unsettled`` says whether an earlier check never settled), or None."""
+    def begin_check(self, verification_id: str, check: str, hold: float, count: bool = True) -> Pending | None:
+        """Hold the verification for one check named ``check`` (a random token) for at most ``hold``
+        seconds, and count it (``count``: a cancel holds without counting), atomically; return it as counted.
+        A hold that ran out without being released was a check whose answer was lost: the verification is
+        then ``unsettled``. While another's hold is live: the verification with ``busy``, nothing counted
+        or held. None when there is none."""
 
-    def settle(self, verification_id: str) -> None:
-        """Record that the last check's outcome is known."""
+    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
+        """Release ``check``'s hold (nothing when another holds it now); ``lost``: its outcome is unknown,
+        which makes the verification unsettled."""
 
     def count_delivery(self, verification_id: str) -> None:
         """Count one more delivery of the code."""

@@ -14,6 +14,9 @@ from . import Pending
 class _Entry:
     pending: Pending
     expires_at: float
+    # The check that holds the verification ('' for none), until when.
+    hold: str = ""
+    hold_until: float = 0.0
 
 
 class MemoryStore:
@@ -62,20 +65,29 @@ class MemoryStore:
             entry = None if verification_id is None else self._live(verification_id)
             return None if entry is None else entry.pending
 
-    def begin_check(self, verification_id: str) -> Pending | None:
+    def begin_check(self, verification_id: str, check: str, hold: float, count: bool = True) -> Pending | None:
         with self._lock:
             entry = self._live(verification_id)
             if entry is None:
                 return None
+            now = self._clock()
+            if entry.hold and entry.hold_until > now:
+                return replace(entry.pending, busy=True)
             before = entry.pending
-            entry.pending = replace(before, checks=before.checks + 1, unsettled=True)
-            return replace(entry.pending, unsettled=before.unsettled)
+            entry.pending = replace(before, checks=before.checks + int(count),
+                                    unsettled=before.unsettled or bool(entry.hold))
+            entry.hold, entry.hold_until = check, now + hold
+            return entry.pending
 
-    def settle(self, verification_id: str) -> None:
+    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
         with self._lock:
             entry = self._live(verification_id)
-            if entry is not None:
-                entry.pending = replace(entry.pending, unsettled=False)
+            if entry is None:
+                return
+            if entry.hold == check:
+                entry.hold = ""
+            if lost:
+                entry.pending = replace(entry.pending, unsettled=True)
 
     def count_delivery(self, verification_id: str) -> None:
         with self._lock:

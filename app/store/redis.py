@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import urllib.parse
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -17,19 +18,37 @@ from . import Pending
 
 # Every script touches one verification's keys, all under its id's hash tag, so each verification may live
 # on its own node of a cluster; none recreates a record that expired meanwhile.
+# A check's hold: KEYS[2] names its holder while the hold is live (it expires by itself), the record's
+# 'hold' field the last holder. A hold that ran out with the field still set was a check whose answer was
+# lost. Sent again by redis-py after a lost answer, the script finds its own hold and counts nothing more.
 _BEGIN_CHECK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local before = redis.call('HGET', KEYS[1], 'unsettled') or '0'
-redis.call('HINCRBY', KEYS[1], 'checks', 1)
-redis.call('HSET', KEYS[1], 'unsettled', 1)
-local values = redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries')
-values[6] = before
-values[7] = redis.call('HGET', KEYS[1], 'challenge')
-values[8] = redis.call('HGET', KEYS[1], 'provider')
+local holder = redis.call('GET', KEYS[2])
+local busy = 0
+if holder ~= ARGV[1] then
+  if holder then
+    busy = 1
+  else
+    local last = redis.call('HGET', KEYS[1], 'hold')
+    if last and last ~= '' then redis.call('HSET', KEYS[1], 'unsettled', 1) end
+    redis.call('HINCRBY', KEYS[1], 'checks', ARGV[3])
+    redis.call('HSET', KEYS[1], 'hold', ARGV[1])
+    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  end
+end
+local values = redis.call('HMGET', KEYS[1], 'number', 'rid', 'nonce', 'checks', 'deliveries', 'unsettled',
+                          'challenge', 'provider')
+values[9] = busy
 return values
 """
-_SET_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+_SETTLE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'hold') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'hold', '')
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+end
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'unsettled', 1) end
+return 1
 """
 _INCR_IF_EXISTS = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
@@ -99,14 +118,15 @@ def _nodes(netloc: str, default_port: int) -> list[tuple[str, int]]:
 class RedisStore:
     """Entries in Redis: shared by every worker and instance, and kept across restarts of the service.
 
-    ``<prefix>v:{<id>}`` is a hash per verification; ``<prefix>n:<number>`` names the number's latest one.
+    ``<prefix>v:{<id>}`` is a hash per verification; ``<prefix>n:<number>`` names the number's latest one;
+    ``<prefix>c:{<id>}`` names the check that holds a verification, ``<prefix>d:{<id>}`` a delete's token.
     """
 
     def __init__(self, client: redis.Redis, prefix: str = "otp:") -> None:
         self._redis = client
         self._prefix = prefix
         self._begin_check = client.register_script(_BEGIN_CHECK)
-        self._set_if_exists = client.register_script(_SET_IF_EXISTS)
+        self._settle = client.register_script(_SETTLE)
         self._incr_if_exists = client.register_script(_INCR_IF_EXISTS)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
         self._move = client.register_script(_MOVE)
@@ -147,6 +167,9 @@ class RedisStore:
         # script touches one key.
         return f"{self._prefix}v:{{{verification_id}}}"
 
+    def _hold(self, verification_id: str) -> str:
+        return f"{self._prefix}c:{{{verification_id}}}"
+
     def _index(self, number: str) -> str:
         return f"{self._prefix}n:{number}"
 
@@ -186,16 +209,20 @@ class RedisStore:
             raise StoreError() from exc
         return None if verification_id is None else self.get(str(verification_id))
 
-    def begin_check(self, verification_id: str) -> Pending | None:
+    def begin_check(self, verification_id: str, check: str, hold: float, count: bool = True) -> Pending | None:
         try:
-            values = self._begin_check(keys=[self._record(verification_id)])
+            values = self._begin_check(keys=[self._record(verification_id), self._hold(verification_id)],
+                                       args=[check, max(1, int(hold * 1000)), int(count)])
         except redis.RedisError as exc:
             raise StoreError() from exc
-        return self._pending(verification_id, values) if values else None
+        if not values:
+            return None
+        found = self._pending(verification_id, values[:8])
+        return None if found is None else replace(found, busy=values[8] == 1)
 
-    def settle(self, verification_id: str) -> None:
+    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
         try:
-            self._set_if_exists(keys=[self._record(verification_id)], args=["unsettled", 0])
+            self._settle(keys=[self._record(verification_id), self._hold(verification_id)], args=[check, int(lost)])
         except redis.RedisError as exc:
             raise StoreError() from exc
 

@@ -25,8 +25,10 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    case,
     delete,
     insert,
+    or_,
     select,
     text,
     update,
@@ -57,8 +59,11 @@ class PendingRow(Base):
     request_id: Mapped[str] = mapped_column(String(64))
     nonce: Mapped[str] = mapped_column(String(128), default="")
     checks: Mapped[int] = mapped_column(Integer, default=0)
-    # Checks whose outcome is known; fewer than ``checks`` means one never settled (its answer was lost).
-    settled: Mapped[int] = mapped_column(Integer, default=0)
+    # The check holding the verification ('' for none) and until when; 1 in ``lost`` once a check's outcome
+    # was lost (its answer timed out, or its hold ran out unreleased).
+    hold: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    hold_until: Mapped[float] = mapped_column(Float(53), default=0.0, server_default="0")
+    lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deliveries: Mapped[int] = mapped_column(Integer, default=1)
     # The budget whose challenge the start solved ('' for none): its resends solve one too.
     challenge: Mapped[str] = mapped_column(String(16), default="", server_default="")
@@ -97,13 +102,13 @@ class RecordRow(Base):
 
 
 _COLUMNS = (PendingRow.id, PendingRow.number, PendingRow.request_id, PendingRow.nonce, PendingRow.checks,
-            PendingRow.settled, PendingRow.deliveries, PendingRow.challenge, PendingRow.provider)
+            PendingRow.lost, PendingRow.deliveries, PendingRow.challenge, PendingRow.provider)
 
 
-def _pending(row: Any, checks_before: int = 0) -> Pending:
-    """The verification a row holds; ``checks_before`` discounts the check this statement counted."""
+def _pending(row: Any, busy: bool = False) -> Pending:
+    """The verification a row holds."""
     return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
-                   unsettled=row.checks - checks_before > row.settled, challenge=row.challenge, provider=row.provider)
+                   unsettled=bool(row.lost), challenge=row.challenge, provider=row.provider, busy=busy)
 
 
 class SqlStore:
@@ -150,7 +155,7 @@ class SqlStore:
         def work(connection: Any) -> None:
             connection.execute(insert(PendingRow).values(
                 id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
-                checks=pending.checks, settled=pending.checks - int(pending.unsettled),
+                checks=pending.checks, lost=int(pending.unsettled),
                 deliveries=pending.deliveries, challenge=pending.challenge, provider=pending.provider,
                 created_at=now, expires_at=now + ttl))
             expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
@@ -170,19 +175,31 @@ class SqlStore:
             PendingRow.created_at.desc()).limit(1)).first())
         return None if row is None else _pending(row)
 
-    def begin_check(self, verification_id: str) -> Pending | None:
+    def begin_check(self, verification_id: str, check: str, hold: float, count: bool = True) -> Pending | None:
         now = self._clock()
-        row = self._run(lambda c: c.execute(update(PendingRow).where(
-            PendingRow.id == verification_id, PendingRow.expires_at > now).values(
-            checks=PendingRow.checks + 1).returning(*_COLUMNS)).first())
-        if row is None:
-            return None
-        # Before this check began, it was unsettled if an earlier one never settled.
-        return _pending(row, checks_before=1)
+        live = (PendingRow.id == verification_id, PendingRow.expires_at > now)
 
-    def settle(self, verification_id: str) -> None:
-        self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
-            settled=PendingRow.checks)))
+        def work(connection: Any) -> Pending | None:
+            # One statement takes a free (or run-out) hold; PostgreSQL makes a concurrent one wait for this row
+            # and then finds the hold taken. A hold that ran out unreleased was a check whose answer was lost.
+            row = connection.execute(update(PendingRow).where(
+                *live, or_(PendingRow.hold == "", PendingRow.hold_until <= now)).values(
+                checks=PendingRow.checks + int(count), hold=check, hold_until=now + hold,
+                lost=case((PendingRow.hold != "", 1), else_=PendingRow.lost)).returning(*_COLUMNS)).first()
+            if row is not None:
+                return _pending(row)
+            row = connection.execute(select(*_COLUMNS).where(*live)).first()
+            return None if row is None else _pending(row, busy=True)
+        found: Pending | None = self._run(work)
+        return found
+
+    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
+        def work(connection: Any) -> None:
+            connection.execute(update(PendingRow).where(PendingRow.id == verification_id,
+                                                        PendingRow.hold == check).values(hold=""))
+            if lost:
+                connection.execute(update(PendingRow).where(PendingRow.id == verification_id).values(lost=1))
+        self._run(work)
 
     def count_delivery(self, verification_id: str) -> None:
         self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
@@ -192,7 +209,7 @@ class SqlStore:
         now = self._clock()
         self._run(lambda c: c.execute(update(PendingRow).where(
             PendingRow.id == verification_id, PendingRow.expires_at > now).values(
-            request_id=request_id, provider=provider, deliveries=1, settled=PendingRow.checks, expires_at=now + ttl)))
+            request_id=request_id, provider=provider, deliveries=1, lost=0, expires_at=now + ttl)))
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         now = datetime.now(UTC)

@@ -67,6 +67,13 @@ def _token_issuer(settings: Settings) -> TokenIssuer:
                        ttl=settings.OTP_TOKEN_TTL, previous=settings.OTP_TOKEN_PREVIOUS_KEYS)
 
 
+def _check_hold(settings: Settings) -> float:
+    """Seconds a check may hold its verification: up to three provider calls (what became of a lost check,
+    the check, and again after "expired") and its store operations; a hold past that was a lost check."""
+    timeouts = {ProviderName.VONAGE: settings.VONAGE_TIMEOUT, ProviderName.TWILIO: settings.TWILIO_TIMEOUT}
+    return 3 * max(timeouts.get(name, 1) for name in settings.OTP_PROVIDER) + 4 * settings.OTP_STORE_TIMEOUT
+
+
 def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
     tokens = _token_issuer(settings)
@@ -86,7 +93,8 @@ def _services(app: Flask, settings: Settings) -> None:
     app.extensions["otp_lifecycle"] = Lifecycle(
         store=store, provider=provider, limits=limits,
         captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), challenges=challenges,
-        allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES)
+        allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES,
+        check_hold=_check_hold(settings))
     if ProviderName.CONSOLE in settings.OTP_PROVIDER:
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
                     "For development only; never run this in production.")

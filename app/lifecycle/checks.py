@@ -1,0 +1,149 @@
+"""A code's check, one at a time: the hold that keeps a verification to one check at the provider, lost
+answers and what the next action learns of them, and the single approval.
+
+A check holds its verification in the store before the provider is asked and releases it when the answer is
+known. A concurrent check (or cancel) is told to retry (409, Retry-After 1): the cap counts only checks that
+went to the provider, and no check ends a verification while another's answer is still coming. A check whose
+answer is lost (a timeout, a dropped connection, this worker killed, so that its hold runs out) marks the
+verification unsettled for good: every later check, resend and cancel asks the provider what became of it
+before concluding anything.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from ..callers import Caller
+from ..errors import (
+    CheckInProgressError,
+    NoPendingVerificationError,
+    OtpError,
+    TooManyAttemptsError,
+    VerificationApprovedError,
+    VerificationExpiredError,
+    WrongCodeError,
+)
+from ..limits import Limits
+from ..providers import State
+from ..providers.failover import Failover
+from ..store import Pending, Store
+from .outcomes import Outcomes
+from .results import Approved, delivery, ended
+
+# Checks one pending verification may take, counted in the store (a provider ends one after a few wrong
+# codes of its own accord; this also bounds checks that end in faults).
+MAX_CHECKS = 5
+# A provider that cannot say what became of a verification no longer knows one whose last check was lost:
+# the code may have been accepted, and the person is told so.
+LOST_ANSWER = ("This code may already have been accepted: the answer to an earlier check was lost, and the "
+               "verification is over now. Please request a new code.")
+APPROVED_ALREADY = "This code was already accepted: submit it once more to finish."
+# ASCII digits only: str.isdigit() and \d also accept other scripts' digits.
+CODE_PATTERN = re.compile(r"[0-9]{4,10}")
+
+
+class Checks:
+    """Checks of the verifications in one store, at the providers that started them."""
+
+    def __init__(self, store: Store, provider: Failover, limits: Limits, outcomes: Outcomes, hold: float) -> None:
+        self.store = store
+        self.provider = provider
+        self.limits = limits
+        self.outcomes = outcomes
+        # Seconds a check may hold its verification: past them (the worker died mid-call) it counts as lost.
+        self.hold = hold
+
+    def take(self, verification: Pending, count: bool = True) -> tuple[Pending, str]:
+        """Hold ``verification`` for one check (or, ``count`` False, a cancel): the verification as held and
+        the hold's name. 404 when it is gone, 409 while another holds it."""
+        name = secrets.token_hex(8)
+        held = self.store.begin_check(verification.id, name, self.hold, count)
+        if held is None:
+            raise NoPendingVerificationError()
+        if held.busy:
+            raise CheckInProgressError()
+        return held, name
+
+    def release(self, verification: Pending, name: str, exc: OtpError) -> None:
+        """Release a hold after ``exc``, unless it ended the verification: a fault after which the provider
+        may have acted leaves the check lost (the provider may have approved it)."""
+        if exc.ended != verification.id:
+            self.outcomes.settle(verification, name, lost=exc.may_have_sent)
+
+    def check(self, caller: Caller, verification: Pending, code: str) -> Approved:
+        """Check the code the person typed; Approved once, for the one check that ends the verification."""
+        counted, name = self.take(verification)
+        try:
+            return self._check(caller, counted, code)
+        except OtpError as exc:
+            self.release(counted, name, exc)
+            raise
+
+    def _check(self, caller: Caller, counted: Pending, code: str) -> Approved:
+        number = counted.number
+        state = self.provider.status(counted) if counted.unsettled else State.IN_PROGRESS
+        if state is State.APPROVED:
+            # An earlier check was approved and its answer lost: this one gets what that one should have.
+            return self._approved(counted, caller)
+        if counted.checks > MAX_CHECKS:
+            self.outcomes.end(counted, "too_many_attempts")
+            self.outcomes.cancel_quietly(counted)
+            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
+            # Providers end a verification after fewer wrong codes than this, so the cap is mostly reached by
+            # checks that ended in faults: say what happened, not "wrong codes".
+            raise ended(TooManyAttemptsError("This code was checked too many times. Please request a new code."),
+                        counted)
+        if state is State.ENDED:
+            self.outcomes.end(counted, "expired")
+            self.outcomes.event("expired", number, caller, event="code_checked")
+            raise ended(VerificationExpiredError(), counted)
+        try:
+            self.provider.check(counted, code)
+        except WrongCodeError:
+            # The entry stays: a person who mistyped tries again with the same code.
+            self.outcomes.event("wrong_code", number, caller, event="code_checked")
+            raise
+        except TooManyAttemptsError as exc:
+            self.outcomes.end(counted, "too_many_attempts")
+            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
+            exc.ended = counted.id
+            raise
+        except VerificationExpiredError as exc:
+            if counted.unsettled:
+                # An earlier check of this verification, whose answer was lost, may have been approved since.
+                state = self.provider.status(counted) if state is not State.UNKNOWN else state
+                if state is State.APPROVED:
+                    return self._approved(counted, caller)
+                if state is State.UNKNOWN:
+                    # The provider cannot be asked. The entry is left to expiry: a later check asks again.
+                    self.outcomes.event("expired", number, caller, event="code_checked")
+                    raise VerificationExpiredError(LOST_ANSWER) from exc
+            self.outcomes.end(counted, "expired")
+            self.outcomes.event("expired", number, caller, event="code_checked")
+            exc.ended = counted.id
+            raise
+        return self._approved(counted, caller)
+
+    def over(self, verification: Pending, exc: VerificationExpiredError) -> OtpError:
+        """What a resend or cancel the provider called over should answer. One whose earlier check's answer
+        was lost may have been approved: then it says so and the verification is kept, for the next check to
+        answer the token; one the provider cannot tell about is kept too, to expire."""
+        if verification.unsettled:
+            state = self.provider.status(verification)
+            if state is State.APPROVED:
+                return VerificationApprovedError(APPROVED_ALREADY)
+            if state is State.UNKNOWN:
+                return VerificationExpiredError(LOST_ANSWER)
+        self.outcomes.end(verification, "expired")
+        return ended(exc, verification)
+
+    def _approved(self, counted: Pending, caller: Caller) -> Approved:
+        """End the verification and answer its approval, once: the check that ends it is Approved, any other
+        that learns of the same approval 404, so that one approval never yields two tokens."""
+        if not self.outcomes.end(counted, "approved"):
+            raise ended(NoPendingVerificationError(), counted)
+        made = range(1, counted.deliveries + 1)
+        self.limits.converted(caller, counted.number, [delivery(counted.id, n) for n in made])
+        self.outcomes.event("approved", counted.number, caller, event="code_checked")
+        return Approved(counted, self.provider.named(counted.provider).channels[:counted.deliveries])
