@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
 COMPILE := $(BIN)/python -m compileall -q -j0 $(VENV)/lib
 
-.PHONY: install install-test run test lint bench
+.PHONY: install install-test run test test-fast lint bench
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,11 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# The suite without the tests marked slow (gunicorn, Chromium, real waits), for a quick local loop; CI and
+# `make test` run everything.
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -18,6 +18,9 @@ from werkzeug.serving import make_server
 
 from .conftest import MakeApp
 
+# Real servers and real waits: `make test-fast` skips these; `make test` (and CI) runs them.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out, which this machine refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",

@@ -27,6 +27,9 @@ import requests
 
 from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM, localhost_tls, migrate
 
+# Real servers and real waits: `make test-fast` skips these; `make test` (and CI) runs them.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 HOLD_NUMBER = "14155552699"  # the stand-in never answers a start for this number in time
 

@@ -18,6 +18,9 @@ import requests
 from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM, localhost_tls
 from .test_e2e_gunicorn import Gunicorn
 
+# Real servers and real waits: `make test-fast` skips these; `make test` (and CI) runs them.
+pytestmark = pytest.mark.slow
+
 THRESHOLD = 3
 
 
