@@ -25,6 +25,11 @@ class OtpError(Exception):
     may_have_sent = False
     # The id of the verification this error ended (its cookie is then cleared), if it ended one.
     ended: str | None = None
+    # The verification this error leaves pending for its caller, and its seconds (a start whose answer was
+    # lost: the code may arrive): its id is answered, and set in the cookie.
+    kept: tuple[str, int] | None = None
+    # The provider that failed or refused (app.providers.failover), when one did.
+    provider = ""
     # More fields of the answer, beside error and code (which budget was spent: {"limit": "country"}).
     details: dict[str, str] = {}
 
@@ -133,8 +138,6 @@ class VerificationInProgressError(OtpError):
         super().__init__()
         # Vonage names the request already in progress; it is kept server-side, never sent to the client.
         self.request_id = request_id
-        # The provider that said so (app.providers.failover), so that an adopted start is recorded as its.
-        self.provider = ""
 
 
 class CheckInProgressError(OtpError):

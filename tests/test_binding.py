@@ -141,8 +141,7 @@ def test_a_stranger_who_knows_the_number_can_do_nothing_and_the_owner_then_verif
 
 def test_a_second_request_for_a_pending_number_never_hands_out_the_first_id(
         client: FlaskClient, app: Flask, vonage: FakeVonage) -> None:
-    vonage.start("ok", rid="req-0001")
-    vonage.start("in_progress", rid="req-0001")
+    vonage.start("ok", rid="req-0001")  # the stranger's request is answered from the store
     vid = started(client).json["verificationId"]
     stranger = app.test_client()
 
@@ -153,20 +152,19 @@ def test_a_second_request_for_a_pending_number_never_hands_out_the_first_id(
     assert stranger.get_cookie("otp_verification") is None
 
 
-def test_an_adopted_request_goes_to_the_caller_that_asked_with_a_new_id(
+def test_a_lost_start_goes_to_the_caller_that_asked_and_to_nobody_else(
         client: FlaskClient, app: Flask, vonage: FakeVonage) -> None:
     vonage.raw("start", body=requests.ReadTimeout("lost"))
-    vonage.start("in_progress", rid="req-lost")
+    vonage.start("in_progress", rid="req-lost")  # what Vonage answers when the check asks again
     vonage.check("ok", rid="req-lost")
-    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 504
-    assert client.get_cookie("otp_verification") is None
 
-    resp = client.post("/request-otp", json={"phoneNumber": NUMBER})
+    lost = client.post("/request-otp", json={"phoneNumber": NUMBER})
 
-    assert resp.status_code == 200
-    vid = resp.json["verificationId"]
-    assert cookie_vid(client) == vid and pending_rid(app) == "req-lost"
-    # Once adopted it is this caller's: a third request is a plain 409.
+    assert lost.status_code == 504
+    vid = lost.json["verificationId"]
+    assert cookie_vid(client) == vid and pending_rid(app) == ""  # Vonage's request id is not known yet
+    # The number is this caller's: a second request, its own or a stranger's, is a plain 409.
+    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 409
     assert app.test_client().post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 409
     assert client.post("/check-otp", json={"verificationId": vid, "code": "123456"}).status_code == 200
 

@@ -1,5 +1,6 @@
-"""Many checks of one verification at once, on every shared store: exactly one token, and the check cap
-never ends a verification while a check of it is at the provider."""
+"""Many requests about one number at once, on every shared store: concurrent checks yield exactly one
+token (the check cap never ends a verification while a check of it is at the provider), and concurrent
+sends start one verification."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     engine = engine_for(url, pool_size=1)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM otp_pending"))
+        connection.execute(text("DELETE FROM otp_number_claim"))
         connection.execute(text("DELETE FROM otp_verification_record"))
     engine.dispose()
 
@@ -85,3 +87,46 @@ def test_eight_concurrent_right_code_checks_yield_exactly_one_token(
     assert all(retry == "1" for status, _, retry in others if status == 409)
     assert len(approved) == 1  # one check went to Vonage
     assert vonage.calls("cancel") == []
+
+
+def test_ten_concurrent_sends_to_one_number_start_one_verification(
+        store_url: str, settings: dict[str, str], vonage: FakeVonage, make_app: MakeApp,
+        clean_redis_pending: redis.Redis) -> None:
+    # Without limits: ten sends to one number at once would meet the per-number limit first.
+    app = make_app({**settings, "OTP_STORE_URL": store_url, "OTP_RECORD_KEY": RECORD_KEY,
+                    "OTP_RATELIMIT_ENABLED": "false"})
+    starts: list[object] = []
+
+    def vonage_start(request: object) -> tuple[int, dict[str, str], str]:
+        time.sleep(0.2)  # the first send is at Vonage while the others arrive
+        starts.append(request)
+        if vonage.api == "legacy":
+            return 200, {}, json.dumps({"request_id": "req-0001", "status": "0"})
+        return 202, {}, json.dumps({"request_id": "req-0001"})
+
+    vonage.mock.add_callback(responses.POST, vonage.start_url(), callback=vonage_start)
+    barrier = threading.Barrier(10)
+    lock = threading.Lock()
+    answers: list[tuple[int, dict[str, object]]] = []
+
+    def send() -> None:
+        client = app.test_client()
+        barrier.wait()
+        resp = client.post("/request-otp", json={"phoneNumber": NUMBER})
+        with lock:
+            answers.append((resp.status_code, resp.json))
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(status for status, _ in answers) == [200] + [409] * 9
+    assert all(body["code"] == "verification_in_progress" and "verificationId" not in body
+               for status, body in answers if status == 409)
+    assert len(starts) == 1  # one code went out
+    started = next(body for status, body in answers if status == 200)
+    store = app.extensions["otp_store"]
+    latest = store.latest(NUMBER)
+    assert latest is not None and latest.id == started["verificationId"] and latest.request_id == "req-0001"

@@ -117,7 +117,6 @@ def test_sdk_lines_below_error_are_dropped_even_when_its_level_is_lowered_later(
 def test_ordinary_v2_outcomes_leave_only_the_services_own_lines(
         client: object, vonage: object, caplog: pytest.LogCaptureFixture) -> None:
     vonage.start("ok")  # type: ignore[attr-defined]
-    vonage.start("in_progress")  # type: ignore[attr-defined]
     vonage.check("wrong")  # type: ignore[attr-defined]
     vonage.control("next", "refused")  # type: ignore[attr-defined]
     with caplog.at_level(logging.DEBUG):

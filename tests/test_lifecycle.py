@@ -23,6 +23,7 @@ from app.errors import (
     NoPendingVerificationError,
     OtpError,
     RateLimitedError,
+    StoreError,
     TooManyAttemptsError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -155,6 +156,62 @@ def test_a_provider_that_resends_a_pending_code_on_start_is_not_asked_while_one_
     with pytest.raises(VerificationInProgressError):
         started(cycle)
     assert provider.calls == ["start"]  # the pending verification's id is never handed out again
+
+
+class FailingStore(MemoryStore):
+    """The memory store with some operations failing, as a store that went down does."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__()
+        self.failing = set(failing)
+
+    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
+        if "reserve" in self.failing:
+            raise StoreError()
+        return super().reserve(pending, ttl)
+
+    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+        if "move" in self.failing:
+            raise StoreError()
+        super().move(verification_id, request_id, provider, ttl)
+
+
+def test_a_store_that_cannot_take_the_verification_is_503_before_any_provider_is_asked() -> None:
+    provider = ScriptedProvider()
+    cycle = lifecycle(provider)
+    cycle.store = cycle.outcomes.store = cycle.checks.store = FailingStore("reserve")
+
+    with pytest.raises(StoreError):
+        started(cycle)
+
+    assert provider.calls == []
+
+
+def test_a_failure_to_record_after_the_code_went_out_is_answered_as_on_its_way_and_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    provider = ScriptedProvider(starts=["rid-1", VerificationInProgressError("rid-1")], checks=[None])
+    cycle = lifecycle(provider)
+    store = cycle.store = cycle.outcomes.store = cycle.checks.store = FailingStore("move")
+
+    answer = cycle.start(CALLER, PARSED, "", None)
+
+    assert answer.verification.request_id == "rid-1"
+    assert [r.levelname for r in caplog.records if "could not record" in r.getMessage()] == ["ERROR"]
+    # The entry never learnt the request id: the next check asks the provider for it, then checks.
+    store.failing.clear()
+    assert cycle.check(CALLER, answer.verification.id, None, "123456").verification.request_id == "rid-1"
+    assert provider.calls == ["start", "start", "check"]
+
+
+def test_a_start_that_certainly_sent_nothing_frees_the_number() -> None:
+    provider = ScriptedProvider(starts=[UpstreamUnavailableError(), "rid-2"])
+    cycle = lifecycle(provider)
+
+    with pytest.raises(UpstreamUnavailableError):
+        started(cycle)
+
+    assert cycle.store.latest(NUMBER) is None
+    assert started(cycle).request_id == "rid-2"
 
 
 def test_a_refused_captcha_sends_nothing() -> None:

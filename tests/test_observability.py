@@ -128,8 +128,11 @@ def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: F
     client.post("/request-otp", json={"phoneNumber": NUMBER})
     client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "111111"})
     client.post("/check-otp", json={"phoneNumber": NUMBER, "code": "222222"})
+    store = app.extensions["otp_store"]
     for _ in range(3):  # 3 sends per 10 minutes per number: two more are sent, the last is refused
-        client.post("/request-otp", json={"phoneNumber": NUMBER})
+        sent = client.post("/request-otp", json={"phoneNumber": NUMBER})
+        if sent.status_code == 200:  # used up at once: one verification per number is pending at a time
+            store.delete(store.get(sent.json["verificationId"]), "approved")
     after = _samples(client)
 
     def grew(name: str, **labels: str) -> float:

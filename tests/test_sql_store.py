@@ -62,7 +62,7 @@ def test_migrations_go_from_empty_to_head_and_back(empty_db: str) -> None:
     assert tables(empty_db) == set()
 
     migrate(empty_db)
-    assert tables(empty_db) == {"otp_pending", "otp_verification_record"}
+    assert tables(empty_db) == {"otp_pending", "otp_number_claim", "otp_verification_record"}
     engine = engine_for(empty_db, pool_size=1)
     with engine.connect() as connection:
         # The models and the migrations describe the same schema.
@@ -109,7 +109,7 @@ def test_the_db_upgrade_command_migrates_the_store_it_is_given(empty_db: str, ma
                           text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "OTP_STORE_URL": empty_db})
 
     assert done.returncode == 0, done.stderr
-    assert tables(empty_db) == {"otp_pending", "otp_verification_record"}
+    assert tables(empty_db) == {"otp_pending", "otp_number_claim", "otp_verification_record"}
     make_app({**SETTINGS, "OTP_STORE_URL": empty_db, "OTP_RECORD_KEY": RECORD_KEY})  # now it starts
 
 
@@ -134,6 +134,7 @@ def db_at_head(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     engine = engine_for(url, pool_size=1)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM otp_pending"))
+        connection.execute(text("DELETE FROM otp_number_claim"))
         connection.execute(text("DELETE FROM otp_verification_record"))
     engine.dispose()
 
@@ -305,6 +306,7 @@ def postgres_at_head(postgres_url: str) -> Iterator[str]:
     engine = engine_for(postgres_url, pool_size=1)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM otp_pending"))
+        connection.execute(text("DELETE FROM otp_number_claim"))
     engine.dispose()
 
 

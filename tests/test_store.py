@@ -65,6 +65,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         sql = SqlStore.from_url(url, record_days=30, record_key=b"k" * 32)
         with sql._engine.begin() as connection:
             connection.execute(text("DELETE FROM otp_pending"))
+            connection.execute(text("DELETE FROM otp_number_claim"))
             connection.execute(text("DELETE FROM otp_verification_record"))
         yield sql
         sql.close()
@@ -518,3 +519,28 @@ def test_the_store_timeout_says_what_it_allows(make_app: MakeApp) -> None:
         make_app(OTP_STORE_TIMEOUT="two")
     with pytest.raises(ConfigError, match="OTP_STORE_TIMEOUT must be between 0.1 and 30, got 0"):
         make_app(OTP_STORE_TIMEOUT="0")
+
+
+def test_a_store_that_is_down_answers_503_before_any_sms(vonage: FakeVonage, make_app: MakeApp) -> None:
+    # Redis as the store is down while the limits count elsewhere: nothing may be sent that cannot be kept.
+    app = make_app(OTP_STORE_URL="redis://127.0.0.1:1/0", OTP_RATELIMIT_STORAGE_URL="memory://")
+
+    resp = app.test_client().post("/request-otp", json={"phoneNumber": NUMBER})
+
+    assert (resp.status_code, resp.json["code"]) == (503, "store_unavailable")
+    assert len(vonage.mock.calls) == 0  # Vonage was never asked
+
+
+def test_a_number_is_reserved_by_one_verification_at_a_time(store: Store) -> None:
+    first = pending("vid-1", rid="")
+
+    assert store.reserve(first, 60) is None
+    assert store.reserve(first, 60) is None  # sent again after a lost answer: the same answer
+    assert store.reserve(pending("vid-2", rid=""), 60) == first  # the number's live one, nothing written
+    assert store.get("vid-2") is None
+
+    store.move("vid-1", "req-1", "vonage", 60)  # the provider's request recorded
+    assert store.reserve(pending("vid-3", rid=""), 60) == pending("vid-1", provider="vonage")
+    assert store.delete(store.get("vid-1"), "approved") is True  # type: ignore[arg-type]
+    assert store.reserve(pending("vid-4", rid=""), 60) is None  # the number is free once it ended
+    assert store.latest(NUMBER) == pending("vid-4", rid="")

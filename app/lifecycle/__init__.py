@@ -10,6 +10,7 @@ errors say what happened (app.errors, app.providers). What it answers is in app.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 from collections.abc import Callable, Collection
@@ -93,29 +94,72 @@ class Lifecycle:
             return self._start(caller, e164, nonce, verification_id, send.challenge)
 
     def _start(self, caller: Caller, number: str, nonce: str, verification_id: str, challenge: str) -> Started:
+        # Written before any provider is asked, as the number's one pending verification: a store that cannot
+        # take it is 503 before any SMS, and a concurrent send to the number is 409 (no provider asked: one
+        # would send the pending code again, or could not see another provider's).
+        reserved = Pending(verification_id, number, "", nonce, challenge=challenge)
+        if self.store.reserve(reserved, math.ceil(self.checks.hold)) is not None:
+            self.outcomes.event("in_progress", number, caller)
+            raise VerificationInProgressError()
         try:
-            # A provider that would send a pending code again is not asked while one of ours is pending.
-            sent = self.provider.start(number, lambda: self.store.latest(number) is not None)
+            sent = self.provider.start(number)
         except VerificationInProgressError as exc:
             if not exc.request_id:
+                self._release(reserved)
                 self.outcomes.event("in_progress", number, caller)
                 raise
-            # The provider names the verification in progress. The latest one stored: someone holds its id (409,
-            # never handed to this caller). Another: an attempt of ours whose answer was lost (a timeout, a
-            # dropped connection, a store fault) started it; the code is on its way, so this caller gets an id.
-            latest = self.store.latest(number)
-            if latest is not None and latest.request_id == exc.request_id:
-                self.outcomes.event("in_progress", number, caller)
-                raise
+            # The provider has one in progress that no verification of ours holds (its record was lost): the
+            # code is on its way, and this verification takes it.
             self.outcomes.event("started", number, caller, event="verification_adopted")
             sent = Sent(exc.request_id, self.provider.named(exc.provider))
+        except OtpError as exc:
+            if not exc.may_have_sent:
+                self._release(reserved)
+                raise
+            # The answer was lost: the code may be on its way. The caller gets the id (a check recovers the
+            # provider's request id), and the number stays with it.
+            held = self.provider.named(exc.provider)
+            self._bind(reserved, Sent("", held))
+            exc.kept = (verification_id, held.lifetime)
+            raise
         else:
             self.outcomes.event("started", number, caller)
         held = sent.provider
-        verification = Pending(verification_id, number, sent.request_id, nonce, challenge=challenge,
-                               provider=held.name)
-        self.store.create(verification, held.lifetime + TTL_MARGIN)
+        self._bind(reserved, sent)
+        verification = replace(reserved, request_id=sent.request_id, provider=held.name)
         return Started(verification, self._delivery(1, held), held.lifetime)
+
+    def _bind(self, reserved: Pending, sent: Sent) -> None:
+        """Record the provider's request for a reserved verification. The code is on its way whatever
+        happens here: a store fault is logged, not answered (the verification's checks recover the request)."""
+        try:
+            self.store.move(reserved.id, sent.request_id, sent.provider.name, sent.provider.lifetime + TTL_MARGIN)
+        except StoreError:
+            log.error("could not record the verification started for %s", phone.mask(reserved.number),
+                      extra={"event": "record_failed", "provider": sent.provider.name})
+
+    def _release(self, reserved: Pending) -> None:
+        """Give up a reservation no code was sent for (best effort: it expires soon by itself)."""
+        try:
+            self.store.delete(reserved)
+        except StoreError:
+            log.warning("could not release the number of %s", phone.mask(reserved.number))
+
+    def recovered(self, verification: Pending) -> Pending:
+        """A verification whose start's answer was lost (no request id recorded), bound to the provider's
+        request: asked again, the provider names the one in progress (or, if the first start never reached
+        it, sends the code now). Any other verification as it is."""
+        if verification.request_id:
+            return verification
+        held = self.provider.named(verification.provider)
+        try:
+            request_id = held.start(verification.number)
+        except VerificationInProgressError as exc:
+            if not exc.request_id:
+                raise
+            request_id = exc.request_id
+        self.store.move(verification.id, request_id, held.name, held.lifetime + TTL_MARGIN)
+        return replace(verification, request_id=request_id, provider=held.name, deliveries=1)
 
     def resend(self, caller: Caller, verification_id: str, number: str | None, solution: object = None) -> Resent:
         """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS); past
@@ -172,7 +216,7 @@ class Lifecycle:
         found = self.store.get(verification_id) if ID_PATTERN.fullmatch(verification_id) else None
         if found is None or (number is not None and number != found.number):
             raise NoPendingVerificationError()
-        return found
+        return self.recovered(found)
 
     def _held(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
         """The caller's verification, after its check limits counted the request. A caller who names no

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..breaker import Admission, Admitted, Breaker, Change
@@ -64,15 +64,12 @@ class Failover:
         name = name or STORED_BEFORE_PROVIDERS
         return next((p for p in self.providers if p.name == name), self.providers[0])
 
-    def start(self, number: str, pending: Callable[[], bool] = lambda: False) -> Sent:
-        """Send a code by the first provider that takes it; ProvidersUnavailableError when none would.
-
-        ``pending`` says whether the number has a pending verification of ours. While it has, no provider is
-        asked (409) when one would send that code again on a second start instead of refusing it (Twilio), or
-        when there are several: the pending code may be another provider's, which this one cannot see.
+    def start(self, number: str) -> Sent:
+        """Send a code by the first provider that takes it; ProvidersUnavailableError when none would. A
+        fault that may have sent names the provider that was asked (``provider``), which holds the code.
+        The lifecycle has made sure the number has no pending verification of ours (app.store's reserve):
+        a provider that would send that code again, or one that cannot see another provider's, is not asked.
         """
-        if (len(self.providers) > 1 or self.providers[0].resends_on_start) and pending():
-            raise VerificationInProgressError()
         return self._start(number, self.providers)
 
     def _start(self, number: str, order: Sequence[Provider], moved_from: Provider | None = None,
@@ -97,6 +94,7 @@ class Failover:
             except FAULTS as exc:
                 self._failed(provider)
                 if exc.may_have_sent:
+                    exc.provider = provider.name
                     raise
                 last, moved_from, reason = exc, provider, exc.code
                 continue

@@ -265,6 +265,12 @@ $("phone-form").addEventListener("submit", (event) => {
       phoneNumber = answer.body.phoneNumber;
       show(answer.body.message, "ok");
       askForCode(answer.body);
+    } else if (answer.body.verificationId) {
+      // The provider may have sent the code though its answer was lost: it may still arrive, and this
+      // verification is the one to check it with.
+      verificationId = answer.body.verificationId;
+      show(`${sentence(answer)} A code may still arrive: if it does, enter it.`, "error");
+      askForCode({});
     } else if (answer.body.code === "verification_in_progress") {
       // A code sent earlier is still valid; this browser's cookie may still name its verification.
       show(answer.body.error, "ok");

@@ -46,6 +46,11 @@ class Store(Protocol):
     def create(self, pending: Pending, ttl: int) -> None:
         """Keep ``pending`` for ``ttl`` seconds and make it the latest verification of its number."""
 
+    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
+        """Keep ``pending`` for ``ttl`` seconds as its number's one pending verification, unless the number
+        has a live one: then return that, writing nothing. Atomic across workers (concurrent sends to one
+        number reserve once), and answering the same when sent again after a lost answer."""
+
     def get(self, verification_id: str) -> Pending | None:
         """Return the verification with this id, or None when there is none or it has expired."""
 

@@ -45,14 +45,26 @@ class MemoryStore:
 
     def create(self, pending: Pending, ttl: int) -> None:
         with self._lock:
-            now = self._clock()
-            self._data[pending.id] = _Entry(pending, now + ttl)
-            self._index[pending.number] = pending.id
-            self._creates += 1
-            if self._creates % self.SWEEP_EVERY == 0:
-                # Entries nobody reads again would otherwise stay forever.
-                for entry in [e for e in self._data.values() if e.expires_at <= now]:
-                    self._drop(entry.pending)
+            self._put(pending, ttl)
+
+    def _put(self, pending: Pending, ttl: int) -> None:
+        now = self._clock()
+        self._data[pending.id] = _Entry(pending, now + ttl)
+        self._index[pending.number] = pending.id
+        self._creates += 1
+        if self._creates % self.SWEEP_EVERY == 0:
+            # Entries nobody reads again would otherwise stay forever.
+            for entry in [e for e in self._data.values() if e.expires_at <= now]:
+                self._drop(entry.pending)
+
+    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
+        with self._lock:
+            holder = self._index.get(pending.number)
+            entry = None if holder is None or holder == pending.id else self._live(holder)
+            if entry is not None:
+                return entry.pending
+            self._put(pending, ttl)
+            return None
 
     def get(self, verification_id: str) -> Pending | None:
         with self._lock:

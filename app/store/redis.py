@@ -73,6 +73,15 @@ end
 if redis.call('GET', KEYS[2]) == ARGV[1] then return 1 end
 return 0
 """
+# Claim a number for a verification (KEYS[1], the number's index; ARGV: the verification, seconds, and the
+# holder found stale, whose record is gone): answers the live holder instead, or nothing once claimed. The
+# record is written before, so a holder without one is stale; a resend by redis-py finds its own claim.
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return holder end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""
 # Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -132,6 +141,7 @@ class RedisStore:
         self._move = client.register_script(_MOVE)
         self._delete_once = client.register_script(_DELETE_ONCE)
         self._expire_if_equal = client.register_script(_EXPIRE_IF_EQUAL)
+        self._claim = client.register_script(_CLAIM)
 
     @property
     def client(self) -> redis.Redis:
@@ -181,19 +191,42 @@ class RedisStore:
                        unsettled == "1", challenge or "", provider or "")
 
     def create(self, pending: Pending, ttl: int) -> None:
-        record = self._record(pending.id)
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id,
-                                           "nonce": pending.nonce, "checks": pending.checks,
-                                           "deliveries": pending.deliveries,
-                                           "unsettled": int(pending.unsettled), "challenge": pending.challenge,
-                                           "provider": pending.provider})
-                pipe.expire(record, ttl)
+                self._write(pipe, pending, ttl)
                 pipe.set(self._index(pending.number), pending.id, ex=ttl)
                 pipe.execute()
         except redis.RedisError as exc:
             raise StoreError() from exc
+
+    def _write(self, pipe: Any, pending: Pending, ttl: int) -> None:
+        record = self._record(pending.id)
+        pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id, "nonce": pending.nonce,
+                                   "checks": pending.checks, "deliveries": pending.deliveries,
+                                   "unsettled": int(pending.unsettled), "challenge": pending.challenge,
+                                   "provider": pending.provider})
+        pipe.expire(record, ttl)
+
+    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
+        # The record first (its own key, in a Cluster its own slot), then the number's index: a concurrent
+        # send finds either no claim, or a claim whose record exists.
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                self._write(pipe, pending, ttl)
+                pipe.execute()
+            stale = ""
+            for _ in range(3):
+                holder = self._claim(keys=[self._index(pending.number)], args=[pending.id, ttl, stale])
+                if not holder:
+                    return None
+                live = self.get(str(holder))
+                if live is not None:
+                    self._redis.delete(self._record(pending.id))
+                    return live
+                stale = str(holder)  # ended or expired without unindexing: take its place
+        except redis.RedisError as exc:
+            raise StoreError() from exc
+        raise StoreError()  # the number changed hands three times meanwhile: answered 503, retried by the caller
 
     def get(self, verification_id: str) -> Pending | None:
         try:

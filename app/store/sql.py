@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +80,19 @@ class PendingRow(Base):
         Index("ix_otp_pending_number_created", "number", "created_at"),
         Index("ix_otp_pending_expires", "expires_at"),
     )
+
+
+class ClaimRow(Base):
+    """A number's one pending verification: written with it, before the provider is asked, so that
+    concurrent sends to one number start one verification (the primary key decides)."""
+
+    __tablename__ = "otp_number_claim"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    verification_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float(53))
+
+    __table_args__ = (Index("ix_otp_number_claim_expires", "expires_at"),)
 
 
 class RecordRow(Base):
@@ -151,16 +167,45 @@ class SqlStore:
 
     def create(self, pending: Pending, ttl: int) -> None:
         now = self._clock()
+        self._run(lambda connection: self._insert(connection, pending, now, ttl))
 
-        def work(connection: Any) -> None:
-            connection.execute(insert(PendingRow).values(
-                id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
-                checks=pending.checks, lost=int(pending.unsettled),
-                deliveries=pending.deliveries, challenge=pending.challenge, provider=pending.provider,
-                created_at=now, expires_at=now + ttl))
-            expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
-            connection.execute(delete(PendingRow).where(PendingRow.id.in_(expired)))
-        self._run(work)
+    def _insert(self, connection: Any, pending: Pending, now: float, ttl: int) -> None:
+        # Ids are random: one already there is this very verification, written by an earlier try.
+        upsert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(upsert(PendingRow).values(
+            id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
+            checks=pending.checks, lost=int(pending.unsettled), deliveries=pending.deliveries,
+            challenge=pending.challenge, provider=pending.provider, created_at=now, expires_at=now + ttl,
+        ).on_conflict_do_nothing(index_elements=[PendingRow.id]))
+        expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
+        connection.execute(delete(PendingRow).where(PendingRow.id.in_(expired)))
+
+    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
+        now = self._clock()
+        upsert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+
+        def work(connection: Any) -> Pending | None:
+            # The claim's key decides between concurrent sends: PostgreSQL makes the second wait for the first's
+            # commit, then finds a live claim, which it leaves alone. A claim lives and ends with its verification
+            # (written, moved and deleted in the same transactions; no subquery here: PostgreSQL would read it
+            # in the snapshot from before the wait, blind to the first's verification).
+            claim = upsert(ClaimRow).values(number=pending.number, verification_id=pending.id, expires_at=now + ttl)
+            claimed = connection.execute(claim.on_conflict_do_update(
+                index_elements=[ClaimRow.number], set_={"verification_id": pending.id, "expires_at": now + ttl},
+                where=or_(ClaimRow.expires_at <= now, ClaimRow.verification_id == pending.id)).returning(
+                ClaimRow.verification_id)).first()
+            if claimed is None:
+                holder = connection.execute(select(*_COLUMNS).join(
+                    ClaimRow, ClaimRow.verification_id == PendingRow.id).where(
+                    ClaimRow.number == pending.number, PendingRow.expires_at > now)).first()
+                # Gone between the claim and this read (it ended meanwhile): the number is still busy now.
+                return _pending(holder) if holder is not None else replace(pending, busy=True)
+            self._insert(connection, pending, now, ttl)
+            stale = select(ClaimRow.number).where(ClaimRow.expires_at <= now).limit(SWEEP_ROWS)
+            connection.execute(delete(ClaimRow).where(ClaimRow.number.in_(stale)))
+            return None
+        found: Pending | None = self._run(work)
+        return found
 
     def get(self, verification_id: str) -> Pending | None:
         now = self._clock()
@@ -207,14 +252,21 @@ class SqlStore:
 
     def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
         now = self._clock()
-        self._run(lambda c: c.execute(update(PendingRow).where(
-            PendingRow.id == verification_id, PendingRow.expires_at > now).values(
-            request_id=request_id, provider=provider, deliveries=1, lost=0, expires_at=now + ttl)))
+
+        def work(connection: Any) -> None:
+            connection.execute(update(PendingRow).where(PendingRow.id == verification_id, PendingRow.expires_at > now)
+                               .values(request_id=request_id, provider=provider, deliveries=1, lost=0,
+                                       expires_at=now + ttl))
+            connection.execute(update(ClaimRow).where(ClaimRow.verification_id == verification_id).values(
+                expires_at=now + ttl))
+        self._run(work)
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         now = datetime.now(UTC)
 
         def work(connection: Any) -> bool:
+            connection.execute(delete(ClaimRow).where(ClaimRow.number == pending.number,
+                                                      ClaimRow.verification_id == pending.id))
             row = connection.execute(delete(PendingRow).where(PendingRow.id == pending.id).returning(
                 PendingRow.checks, PendingRow.deliveries, PendingRow.created_at)).first()
             if row is None:

@@ -29,7 +29,7 @@ def error_response(status: int, code: str, message: str, retry_after: int | None
 
 def register_error_handlers(app: Flask) -> None:
     """Answer our errors, werkzeug's HTTP errors and unexpected exceptions as JSON."""
-    from .routes import forget_cookie
+    from .routes import forget_cookie, keep_cookie
 
     @app.errorhandler(OtpError)
     def handle_otp_error(exc: OtpError) -> Response:
@@ -37,7 +37,10 @@ def register_error_handlers(app: Flask) -> None:
             VERIFICATIONS.labels("failed", "").inc()
         if isinstance(exc, RateLimitedError):
             RATE_LIMITED.labels(request.endpoint or "unmatched", exc.scope).inc()
-        response = error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers, exc.details)
+        details = exc.details if exc.kept is None else {**exc.details, "verificationId": exc.kept[0]}
+        response = error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers, details)
+        if exc.kept is not None:
+            return keep_cookie(response, *exc.kept)
         return forget_cookie(response, exc.ended)
 
     @app.errorhandler(HTTPException)

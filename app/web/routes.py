@@ -58,6 +58,12 @@ def forget_cookie(response: Response, verification_id: str | None) -> Response:
     return response
 
 
+def keep_cookie(response: Response, verification_id: str, max_age: int) -> Response:
+    """Set the verification cookie to a verification its caller holds."""
+    response.set_cookie(parse.VERIFICATION_COOKIE, verification_id, max_age=max_age, **_cookie_options())
+    return response
+
+
 # Every request counts against its client's and API key's limits, malformed ones too: the lifecycle counts
 # those it is given, and a request that cannot be parsed is counted here (refused_send, refused_check), so
 # that a caller past its limits is answered 429 whatever else was wrong.
@@ -75,9 +81,7 @@ def request_otp() -> Response:
     response = make_response({"message": "A code is on its way. Check your phone.", "expiresIn": started.expires_in,
                               "verificationId": started.verification.id, "phoneNumber": started.verification.number,
                               **_delivery(started.delivery)})
-    response.set_cookie(parse.VERIFICATION_COOKIE, started.verification.id, max_age=started.expires_in,
-                        **_cookie_options())
-    return response
+    return keep_cookie(response, started.verification.id, started.expires_in)
 
 
 def _held(refused: Callable[[Caller], None]) -> tuple[str, str | None, dict[str, Any]]:
