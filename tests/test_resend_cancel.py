@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -59,7 +60,7 @@ def test_resend_refused_is_409_and_the_code_stays(client: FlaskClient, vonage: F
 
 @pytest.mark.parametrize("api", ["legacy"])
 @pytest.mark.parametrize(("path", "verb"), [("/resend-otp", "next"), ("/cancel-otp", "cancel")])
-@pytest.mark.parametrize("state", ["SUCCESS", "EXPIRED", "FAILED", "CANCELLED"])
+@pytest.mark.parametrize("state", ["EXPIRED", "FAILED", "CANCELLED"])
 def test_legacy_19_on_a_request_that_is_over_is_410_not_the_code_stays_valid(
         client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str, path: str, verb: str, state: str) -> None:
     # Status 19 means "too early" or "too late"; the search endpoint says which.
@@ -72,6 +73,25 @@ def test_legacy_19_on_a_request_that_is_over_is_410_not_the_code_stays_valid(
     assert "valid" not in resp.json["error"]
     assert pending_rid(app) is None
     assert len(vonage.searches()) == 1
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+@pytest.mark.parametrize(("path", "verb"), [("/resend-otp", "next"), ("/cancel-otp", "cancel")])
+def test_after_a_lost_check_answer_a_resend_or_cancel_says_approved_and_the_next_check_gets_the_token(
+        client: FlaskClient, vonage: FakeVonage, app: Flask, pending: str, path: str, verb: str) -> None:
+    vonage.raw("check", rid=pending, body=requests.ReadTimeout("lost"))  # Vonage approved it meanwhile
+    vonage.control(verb, "refused", rid=pending)  # status 19: "too late"
+    vonage.search("SUCCESS", rid=pending)
+    vonage.search("SUCCESS", rid=pending)
+    assert client.post("/check-otp", json={"code": "123456"}).status_code == 504
+
+    resp = post(client, path)
+
+    assert (resp.status_code, resp.json["code"]) == (409, "already_approved")
+    assert pending_rid(app) == pending  # kept for the next check
+    checked = client.post("/check-otp", json={"code": "123456"})
+    assert checked.status_code == 200 and checked.json["token"]
+    assert len(vonage.calls("check", pending)) == 1  # the approval was asked about, not checked again
 
 
 def test_resend_of_an_expired_request_is_410_and_forgets_it(client: FlaskClient, vonage: FakeVonage, app: Flask,

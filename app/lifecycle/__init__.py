@@ -43,8 +43,10 @@ T = TypeVar("T")
 # Keep the entry a little longer than the provider keeps the verification, so a late check still reaches
 # the provider and gets its own answer ("expired") instead of our "nothing pending".
 TTL_MARGIN = 60
-# Seconds a check holds its verification at most (the web layer sets it from the providers' timeouts).
+# Seconds a check holds its verification at most, and a start its number before the provider's answer is
+# recorded (the web layer sets both from the providers' and the store's timeouts).
 CHECK_HOLD = 35.0
+START_HOLD = 15.0
 # The verification handle: 32 random bytes (256 bits), 43 URL-safe characters. Anything else is looked up
 # nowhere: it cannot name a verification.
 ID_BYTES = 32
@@ -57,7 +59,8 @@ class Lifecycle:
 
     def __init__(self, *, store: Store, provider: Failover, limits: Limits, captcha: HumanCheck,
                  challenges: ProofOfWork, allowed_countries: Collection[str] = (),
-                 allowed_kinds: Collection[str] = (), check_hold: float = CHECK_HOLD) -> None:
+                 allowed_kinds: Collection[str] = (), check_hold: float = CHECK_HOLD,
+                 start_hold: float = START_HOLD) -> None:
         self.store = store
         self.provider = provider
         self.limits = limits
@@ -68,6 +71,7 @@ class Lifecycle:
         self._resend_in = limits.cooldown if limits.enabled else 0
         self.outcomes = Outcomes(store, provider)
         self.checks = Checks(store, provider, limits, self.outcomes, check_hold)
+        self._start_hold = math.ceil(start_hold)
 
     def refused_send(self, caller: Caller) -> None:
         """Count a send request that ended before the lifecycle (malformed): 429 past its caller's limits."""
@@ -98,7 +102,7 @@ class Lifecycle:
         # take it is 503 before any SMS, and a concurrent send to the number is 409 (no provider asked: one
         # would send the pending code again, or could not see another provider's).
         reserved = Pending(verification_id, number, "", nonce, challenge=challenge)
-        if self.store.reserve(reserved, math.ceil(self.checks.hold)) is not None:
+        if self.store.reserve(reserved, self._start_hold) is not None:
             self.outcomes.event("in_progress", number, caller)
             raise VerificationInProgressError()
         try:

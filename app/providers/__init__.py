@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
-from ..errors import ActionRefusedError, OtpError, VerificationExpiredError
+from ..errors import ActionRefusedError, OtpError, VerificationApprovedError, VerificationExpiredError
 from ..store import Pending
 
 
@@ -66,8 +66,11 @@ ALREADY_OVER = "This verification is already over: its code was used or has expi
 
 def refusal(state: State, still_valid: str) -> OtpError:
     """The error for a resend or cancel the provider refused, given what became of the verification:
-    over (approved, expired, ended) is 410; still in progress, 409 with ``still_valid``; unknown, a 409
-    that promises nothing about the code."""
-    if state in (State.APPROVED, State.ENDED):
+    approved (by a check whose answer was lost, or one still under way) is 409 VerificationApprovedError,
+    which keeps it for the next check; over (expired, ended) is 410; still in progress, 409 with
+    ``still_valid``; unknown, a 409 that promises nothing about the code."""
+    if state is State.APPROVED:
+        return VerificationApprovedError()
+    if state is State.ENDED:
         return VerificationExpiredError(ALREADY_OVER)
     return ActionRefusedError(still_valid if state is State.IN_PROGRESS else None)

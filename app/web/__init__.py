@@ -67,11 +67,14 @@ def _token_issuer(settings: Settings) -> TokenIssuer:
                        ttl=settings.OTP_TOKEN_TTL, previous=settings.OTP_TOKEN_PREVIOUS_KEYS)
 
 
-def _check_hold(settings: Settings) -> float:
-    """Seconds a check may hold its verification: up to three provider calls (what became of a lost check,
-    the check, and again after "expired") and its store operations; a hold past that was a lost check."""
-    timeouts = {ProviderName.VONAGE: settings.VONAGE_TIMEOUT, ProviderName.TWILIO: settings.TWILIO_TIMEOUT}
-    return 3 * max(timeouts.get(name, 1) for name in settings.OTP_PROVIDER) + 4 * settings.OTP_STORE_TIMEOUT
+def _holds(settings: Settings) -> dict[str, float]:
+    """Seconds a check may hold its verification (up to three provider calls: what became of a lost check,
+    the check, and again after "expired"; and its store operations: a hold past that was a lost check), and
+    a start its number before the answer is recorded (each provider in turn, and the store)."""
+    timeouts = [{ProviderName.VONAGE: settings.VONAGE_TIMEOUT, ProviderName.TWILIO: settings.TWILIO_TIMEOUT}.get(
+        name, 1) for name in settings.OTP_PROVIDER]
+    store = settings.OTP_STORE_TIMEOUT
+    return {"check_hold": 3 * max(timeouts) + 4 * store, "start_hold": sum(timeouts) + 4 * store}
 
 
 def _services(app: Flask, settings: Settings) -> None:
@@ -94,7 +97,7 @@ def _services(app: Flask, settings: Settings) -> None:
         store=store, provider=provider, limits=limits,
         captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), challenges=challenges,
         allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES,
-        check_hold=_check_hold(settings))
+        **_holds(settings))
     if ProviderName.CONSOLE in settings.OTP_PROVIDER:
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
                     "For development only; never run this in production.")
