@@ -420,6 +420,21 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+def empty_sql(url: str) -> None:
+    """Remove every row the SQL store wrote, keeping the schema."""
+    from sqlalchemy import text
+
+    from app.store.sql_engine import engine_for
+
+    engine = engine_for(url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            for table in ("otp_pending", "otp_number_claim", "otp_verification_record"):
+                connection.execute(text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()
+
+
 def migrate(url: str, revision: str = "head") -> None:
     """Bring a SQL database to ``revision`` through the service's own migrations."""
     from alembic import command

@@ -13,7 +13,7 @@ import pytest
 import redis
 import responses
 
-from .conftest import NUMBER, REDIS_URL, FakeVonage, MakeApp, migrate
+from .conftest import NUMBER, REDIS_URL, FakeVonage, MakeApp, empty_sql, migrate
 
 RECORD_KEY = "r" * 32
 
@@ -30,16 +30,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         url = request.getfixturevalue("postgres_url")
     migrate(url)
     yield url
-    from sqlalchemy import text
-
-    from app.store.sql_engine import engine_for
-
-    engine = engine_for(url, pool_size=1)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM otp_pending"))
-        connection.execute(text("DELETE FROM otp_number_claim"))
-        connection.execute(text("DELETE FROM otp_verification_record"))
-    engine.dispose()
+    empty_sql(url)
 
 
 @pytest.mark.parametrize("api", ["legacy"])

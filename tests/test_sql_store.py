@@ -24,7 +24,7 @@ from app.store import Pending
 from app.store.sql import Base, SqlStore
 from app.store.sql_engine import engine_for
 
-from .conftest import NUMBER, SETTINGS, FakeVonage, MakeApp, migrate
+from .conftest import NUMBER, SETTINGS, FakeVonage, MakeApp, empty_sql, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEY = "r" * 40
@@ -131,12 +131,7 @@ def db_at_head(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = request.getfixturevalue("postgres_url")
     migrate(url)
     yield url
-    engine = engine_for(url, pool_size=1)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM otp_pending"))
-        connection.execute(text("DELETE FROM otp_number_claim"))
-        connection.execute(text("DELETE FROM otp_verification_record"))
-    engine.dispose()
+    empty_sql(url)
 
 
 def test_expired_rows_are_never_served_and_swept_by_later_writes(db_at_head: str) -> None:
@@ -303,11 +298,7 @@ def test_a_record_names_the_channels_of_the_provider_that_held_the_verification(
 def postgres_at_head(postgres_url: str) -> Iterator[str]:
     migrate(postgres_url)
     yield postgres_url
-    engine = engine_for(postgres_url, pool_size=1)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM otp_pending"))
-        connection.execute(text("DELETE FROM otp_number_claim"))
-    engine.dispose()
+    empty_sql(postgres_url)
 
 
 def test_postgresql_bounds_every_statement_and_lock_wait(postgres_at_head: str) -> None:

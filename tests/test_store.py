@@ -17,7 +17,6 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import text
 
 from app.errors import StoreError
 from app.settings import ConfigError
@@ -26,7 +25,17 @@ from app.store.memory import MemoryStore
 from app.store.redis import RedisStore
 from app.store.sql import SqlStore
 
-from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, MakeApp, migrate, redis_or_fail, start_redis_server
+from .conftest import (
+    NUMBER,
+    REDIS_URL,
+    SETTINGS,
+    FakeVonage,
+    MakeApp,
+    empty_sql,
+    migrate,
+    redis_or_fail,
+    start_redis_server,
+)
 
 
 class FakeClock:
@@ -62,11 +71,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         return
     if kind in ("postgresql", "sqlite"):
         url = request.getfixturevalue("postgres_at_head" if kind == "postgresql" else "sqlite_url")
+        empty_sql(url)
         sql = SqlStore.from_url(url, record_days=30, record_key=b"k" * 32)
-        with sql._engine.begin() as connection:
-            connection.execute(text("DELETE FROM otp_pending"))
-            connection.execute(text("DELETE FROM otp_number_claim"))
-            connection.execute(text("DELETE FROM otp_verification_record"))
         yield sql
         sql.close()
         return
