@@ -476,3 +476,73 @@ def test_sqlite_locked_by_another_process_does_not_freeze_the_worker(tmp_path: P
 
     assert healthy.status_code == 200 and waiting
     assert sent.status_code == 200, sent.text  # the lock went away within the busy timeout
+
+
+class Forwarder:
+    """A TCP forwarder to PostgreSQL that the test can stall: it keeps every connection open and
+    acknowledged, and passes nothing on, as a hung proxy or a half-dead path does."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.stalled = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.stalled.is_set():
+                    time.sleep(0.05)
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.sockets:
+            s.close()
+
+
+def test_a_stalled_path_to_postgresql_answers_503_within_the_store_timeout(postgres_url: str,
+                                                                            tmp_path: Path) -> None:
+    migrate(postgres_url)
+    forwarder = Forwarder(("127.0.0.1", 5432))
+    via = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{forwarder.port}")
+    assert via != postgres_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="console", WEB_CONCURRENCY="1", OTP_STORE_URL=via, OTP_RECORD_KEY="k" * 40,
+               OTP_STORE_TIMEOUT="1")
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=[])
+    server.start()
+    try:
+        assert server.post("/request-otp", {"phoneNumber": "+14155552653"}).status_code == 200
+        forwarder.stalled.set()
+        with ThreadPoolExecutor(2) as pool:
+            send = pool.submit(server.post, "/request-otp", {"phoneNumber": "+14155552654"})
+            ready = pool.submit(requests.get, server.base + "/readyz", timeout=30)
+            healthy = requests.get(server.base + "/healthz", timeout=5)
+            stalled_send, stalled_ready = send.result(timeout=30), ready.result(timeout=30)
+    finally:
+        forwarder.stalled.clear()
+        server.stop()
+        forwarder.close()
+        migrate(postgres_url, "base")
+
+    assert healthy.status_code == 200
+    assert (stalled_send.status_code, stalled_send.json()["code"]) == (503, "store_unavailable")
+    assert stalled_ready.status_code == 503
+    # The stalled send never reached the provider: the console printed the first code only.
+    assert (tmp_path / "gunicorn.log").read_text().count("CONSOLE PROVIDER") == 1

@@ -6,6 +6,7 @@ lifecycle decides them from what a provider says.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -109,11 +110,12 @@ class NoSolutions:
 
 
 def lifecycle(*providers: ScriptedProvider, limits: str = "false", captcha: NoCaptcha | None = None,
-              breaker: Breaker | None = None, **settings: str) -> Lifecycle:
+              breaker: Breaker | None = None, start_hold: float = 15.0, **settings: str) -> Lifecycle:
     """A lifecycle over the providers in failover order (one breaker for all, when there are several)."""
     config = load_settings({"OTP_PROVIDER": "console", "OTP_RATELIMIT_ENABLED": limits, **settings})
     return Lifecycle(store=MemoryStore(), provider=Failover(providers, breaker or MemoryBreaker(5, 30)),
-                     limits=Limits(MemoryStorage(), config), captcha=captcha or NoCaptcha(), challenges=NoSolutions())
+                     limits=Limits(MemoryStorage(), config), captcha=captcha or NoCaptcha(), challenges=NoSolutions(),
+                     start_hold=start_hold)
 
 
 def started(cycle: Lifecycle) -> Pending:
@@ -168,7 +170,10 @@ class FailingStore(MemoryStore):
     def reserve(self, pending: Pending, ttl: int) -> Pending | None:
         if "reserve" in self.failing:
             raise StoreError()
-        return super().reserve(pending, ttl)
+        taken = super().reserve(pending, ttl)
+        if "reserve-late" in self.failing:
+            raise StoreError()  # the answer was lost: the store took it anyway
+        return taken
 
     def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
         if "move" in self.failing:
@@ -185,6 +190,22 @@ def test_a_store_that_cannot_take_the_verification_is_503_before_any_provider_is
         started(cycle)
 
     assert provider.calls == []
+
+
+def test_a_reservation_the_store_took_behind_its_503_is_given_back_soon() -> None:
+    provider = ScriptedProvider()
+    cycle = lifecycle(provider, start_hold=0.2)
+    store = cycle.store = cycle.outcomes.store = cycle.checks.store = FailingStore("reserve-late")
+
+    with pytest.raises(StoreError):
+        started(cycle)
+    assert store.latest(NUMBER) is not None  # taken after all: the number would answer 409
+    for _ in range(200):
+        if store.latest(NUMBER) is None:
+            break
+        time.sleep(0.01)
+
+    assert store.latest(NUMBER) is None and provider.calls == []
 
 
 def test_a_failure_to_record_after_the_code_went_out_is_answered_as_on_its_way_and_logged(

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import secrets
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import TypeVar
@@ -102,7 +103,16 @@ class Lifecycle:
         # take it is 503 before any SMS, and a concurrent send to the number is 409 (no provider asked: one
         # would send the pending code again, or could not see another provider's).
         reserved = Pending(verification_id, number, "", nonce, challenge=challenge)
-        if self.store.reserve(reserved, self._start_hold) is not None:
+        try:
+            taken = self.store.reserve(reserved, self._start_hold)
+        except StoreError:
+            # A stalled store may take it after all, when it runs what it was sent (redis-py's resend): give
+            # the number back once it has had time to recover, not only when the reservation expires.
+            later = threading.Timer(self._start_hold / 2, self._release, (reserved,))
+            later.daemon = True
+            later.start()
+            raise
+        if taken is not None:
             self.outcomes.event("in_progress", number, caller)
             raise VerificationInProgressError()
         try:

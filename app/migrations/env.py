@@ -1,10 +1,10 @@
-"""Alembic environment: the service's tables (app.store.sql.Base) on the engine the caller hands in."""
+"""Alembic environment: the service's tables (app.store.sql_tables.Base) on the engine the caller hands in."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from app.store.sql import Base
+from app.store.sql_tables import Base
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:

@@ -17,15 +17,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gevent import get_hub
+from gevent import Timeout, get_hub
 from gevent.monkey import is_module_patched
 from sqlalchemy import (
-    DateTime,
     Engine,
-    Float,
-    Index,
-    Integer,
-    String,
     case,
     delete,
     insert,
@@ -37,84 +32,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .. import phone
 from ..errors import ConfigError, StoreError
 from . import Pending
 from .sql_engine import DEADLINE, engine_for, schema_problem
+from .sql_tables import Base, ClaimRow, PendingRow, RecordRow
+
+__all__ = ["Base", "SqlStore"]
 
 # Rows removed per sweep: a bounded cost on each write, far above the rate rows expire at.
 SWEEP_ROWS = 100
-
-
-class Base(DeclarativeBase):
-    """The service's tables; their schema changes only through app/migrations."""
-
-
-class PendingRow(Base):
-    """A pending verification. Times are epoch seconds of the service's clock (NTP-synchronised)."""
-
-    __tablename__ = "otp_pending"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    number: Mapped[str] = mapped_column(String(20))
-    request_id: Mapped[str] = mapped_column(String(64))
-    nonce: Mapped[str] = mapped_column(String(128), default="")
-    checks: Mapped[int] = mapped_column(Integer, default=0)
-    # The check holding the verification ('' for none) and until when; 1 in ``lost`` once a check's outcome
-    # was lost (its answer timed out, or its hold ran out unreleased).
-    hold: Mapped[str] = mapped_column(String(32), default="", server_default="")
-    hold_until: Mapped[float] = mapped_column(Float(53), default=0.0, server_default="0")
-    lost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    deliveries: Mapped[int] = mapped_column(Integer, default=1)
-    # The budget whose challenge the start solved ('' for none): its resends solve one too.
-    challenge: Mapped[str] = mapped_column(String(16), default="", server_default="")
-    # The provider that started it ('' for a verification stored before 0003: Vonage's).
-    provider: Mapped[str] = mapped_column(String(16), default="", server_default="")
-    created_at: Mapped[float] = mapped_column(Float(53))
-    expires_at: Mapped[float] = mapped_column(Float(53))
-
-    __table_args__ = (
-        # The per-number index: a number's latest verification, and the lookups that skip expired rows.
-        Index("ix_otp_pending_number_created", "number", "created_at"),
-        Index("ix_otp_pending_expires", "expires_at"),
-    )
-
-
-class ClaimRow(Base):
-    """A number's one pending verification: written with it, before the provider is asked, so that
-    concurrent sends to one number start one verification (the primary key decides)."""
-
-    __tablename__ = "otp_number_claim"
-
-    number: Mapped[str] = mapped_column(String(20), primary_key=True)
-    verification_id: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[float] = mapped_column(Float(53))
-
-    __table_args__ = (Index("ix_otp_number_claim_expires", "expires_at"),)
-
-
-class RecordRow(Base):
-    """What became of a verification, kept OTP_RECORD_DAYS for operators' questions. The number is kept
-    only as an HMAC under OTP_RECORD_KEY: the same number matches itself, nobody can read it back."""
-
-    __tablename__ = "otp_verification_record"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    country: Mapped[str] = mapped_column(String(2))
-    number_hash: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(64))
-    sends: Mapped[int] = mapped_column(Integer)
-    checks: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(32))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-    __table_args__ = (
-        Index("ix_otp_record_finished", "finished_at"),
-        Index("ix_otp_record_country_finished", "country", "finished_at"),
-    )
 
 
 _COLUMNS = (PendingRow.id, PendingRow.number, PendingRow.request_id, PendingRow.nonce, PendingRow.checks,
@@ -131,7 +59,7 @@ class SqlStore:
     """Pending verifications in a SQL database, and a record of each one that ended."""
 
     def __init__(self, engine: Engine, *, channels: Mapping[str, Sequence[str]] | None = None, record_days: int = 0,
-                 record_key: bytes = b"", clock: Callable[[], float] = time.time) -> None:
+                 record_key: bytes = b"", clock: Callable[[], float] = time.time, timeout: float = DEADLINE) -> None:
         self._engine = engine
         # Each provider's delivery channels, for the record ('' is a verification stored before providers were).
         self._channels = {name: tuple(steps) for name, steps in (channels or {"vonage": ("sms",)}).items()}
@@ -141,6 +69,11 @@ class SqlStore:
         self._clock = clock
         # Under gevent SQLite's calls run in its thread pool (psycopg waits on sockets gevent made cooperative).
         self._offload = engine.dialect.name == "sqlite" and is_module_patched("socket")
+        # A path that acknowledges and never answers (a hung proxy) is seen by no server-side timeout, and libpq
+        # has no read timeout: under gevent the request's own deadline ends the wait (the pool's and a few
+        # statements'), and SQLAlchemy discards the connection such an exit leaves.
+        bounded = engine.dialect.name == "postgresql" and is_module_patched("socket")
+        self._deadline = 2 * timeout + 1 if bounded else None
 
     @classmethod
     def from_url(cls, url: str, timeout: float = DEADLINE, **options: Any) -> SqlStore:
@@ -151,7 +84,7 @@ class SqlStore:
         if problem:
             engine.dispose()
             raise ConfigError(problem)
-        return cls(engine, **options)
+        return cls(engine, timeout=timeout, **options)
 
     def _run(self, work: Callable[[Any], Any]) -> Any:
         # sqlite3 waits for another writer's lock inside C (busy_timeout), where gevent cannot switch: on the
@@ -159,11 +92,16 @@ class SqlStore:
         return get_hub().threadpool.apply(self._transaction, (work,)) if self._offload else self._transaction(work)
 
     def _transaction(self, work: Callable[[Any], Any]) -> Any:
+        deadline = Timeout(self._deadline)  # None: no deadline of its own
         try:
-            with self._engine.begin() as connection:
+            with deadline, self._engine.begin() as connection:
                 return work(connection)
         except SQLAlchemyError as exc:
             raise StoreError() from exc
+        except Timeout as exc:
+            if exc is not deadline:
+                raise
+            raise StoreError() from None
 
     def create(self, pending: Pending, ttl: int) -> None:
         now = self._clock()
