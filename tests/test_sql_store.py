@@ -285,7 +285,7 @@ def test_a_record_names_the_channels_of_the_provider_that_held_the_verification(
     try:
         for vid, provider in (("v-old", ""), ("v-vonage", "vonage"), ("v-twilio", "twilio")):
             store.create(Pending(vid, NUMBER, f"req-{vid}", provider=provider), 60)
-            store.count_delivery(vid)
+            store.count_delivery(vid, 2)
             store.delete(Pending(vid, NUMBER, f"req-{vid}", provider=provider), "expired")
     finally:
         store.close()

@@ -141,9 +141,12 @@ def test_checks_and_deliveries_are_counted_per_verification(store: Store) -> Non
     assert store.begin_check("vid-1", "c1", HOLD) == pending("vid-1", checks=1)
     store.settle("vid-1", "c1")
     assert store.begin_check("vid-1", "c2", HOLD) == pending("vid-1", checks=2)
-    store.count_delivery("vid-1")
+    store.count_delivery("vid-1", 2)
+    store.count_delivery("vid-1", 2)  # sent again after a lost answer: still the second delivery
     assert store.begin_check("vid-2", "c3", HOLD) == pending("vid-2", rid="req-2", checks=1)
     assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=2)
+    store.count_delivery("vid-1", 3)
+    assert store.get("vid-1") == pending("vid-1", checks=2, deliveries=3)
 
 
 def test_one_check_at_a_time_holds_a_verification(store: Store) -> None:
@@ -191,7 +194,7 @@ def test_a_hold_that_runs_out_was_a_lost_check(store: Store) -> None:
 
 def test_a_moved_verification_is_bound_to_the_new_providers_code(store: Store) -> None:
     store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="vonage"), 60)
-    store.count_delivery("vid-1")
+    store.count_delivery("vid-1", 2)
     store.begin_check("vid-1", "c1", HOLD)
     store.settle("vid-1", "c1", lost=True)  # a check of the old code whose answer was lost
 
@@ -206,7 +209,7 @@ def test_a_moved_verification_is_bound_to_the_new_providers_code(store: Store) -
 
 def test_the_challenge_and_the_provider_of_a_start_stay_with_the_verification(store: Store) -> None:
     store.create(Pending("vid-1", NUMBER, "req-1", challenge="country", provider="twilio"), 60)
-    store.count_delivery("vid-1")
+    store.count_delivery("vid-1", 2)
 
     checked = store.begin_check("vid-1", "c1", HOLD)
     assert checked is not None and (checked.challenge, checked.provider) == ("country", "twilio")
@@ -217,7 +220,7 @@ def test_the_challenge_and_the_provider_of_a_start_stay_with_the_verification(st
 
 def test_settling_or_counting_an_expired_verification_does_not_bring_it_back(store: Store) -> None:
     store.settle("gone", "c1", lost=True)
-    store.count_delivery("gone")
+    store.count_delivery("gone", 2)
 
     assert store.get("gone") is None
 
@@ -353,8 +356,9 @@ def test_redis_entries_expire() -> None:
 
 @pytest.mark.parametrize("op", [
     lambda s: s.create(pending(), 60), lambda s: s.get("vid-1"), lambda s: s.latest(NUMBER),
-    lambda s: s.begin_check("vid-1", "c1", 30), lambda s: s.settle("vid-1", "c1"), lambda s: s.count_delivery("vid-1"),
-    lambda s: s.delete(pending()), lambda s: s.ping(),
+    lambda s: s.begin_check("vid-1", "c1", 30), lambda s: s.settle("vid-1", "c1"),
+    lambda s: s.count_delivery("vid-1", 2), lambda s: s.delete(pending()), lambda s: s.ping(),
+    lambda s: s.reserve(pending(), 60),
 ])
 def test_redis_down_raises_store_error(op: Callable[[Store], object]) -> None:
     store = RedisStore.from_url("redis://127.0.0.1:1/0")

@@ -191,7 +191,7 @@ class Lifecycle:
         if moved is not None:
             return self._moved(caller, verification, moved)
         try:
-            self.store.count_delivery(verification.id)
+            self.store.count_delivery(verification.id, verification.deliveries + 1)
         except StoreError:
             # The code is on its way: say so. Only the token's amr misses the channel.
             log.error("could not count a delivery for %s", phone.mask(verification.number))

@@ -68,8 +68,9 @@ class Store(Protocol):
         """Release ``check``'s hold (nothing when another holds it now); ``lost``: its outcome is unknown,
         which makes the verification unsettled."""
 
-    def count_delivery(self, verification_id: str) -> None:
-        """Count one more delivery of the code."""
+    def count_delivery(self, verification_id: str, made: int) -> None:
+        """Record that delivery number ``made`` of the code went out (never fewer than before: the same
+        answer when sent again)."""
 
     def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
         """Bind the verification to a new code of ``provider`` (its first delivery, no check unsettled),

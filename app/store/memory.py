@@ -101,11 +101,11 @@ class MemoryStore:
             if lost:
                 entry.pending = replace(entry.pending, unsettled=True)
 
-    def count_delivery(self, verification_id: str) -> None:
+    def count_delivery(self, verification_id: str, made: int) -> None:
         with self._lock:
             entry = self._live(verification_id)
             if entry is not None:
-                entry.pending = replace(entry.pending, deliveries=entry.pending.deliveries + 1)
+                entry.pending = replace(entry.pending, deliveries=max(made, entry.pending.deliveries))
 
     def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
         with self._lock:

@@ -50,8 +50,11 @@ end
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'unsettled', 1) end
 return 1
 """
-_INCR_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[1], 1) end
+# Raise a count to ARGV[2], never lower it: the same answer when redis-py sends it again.
+_RAISE_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 and (tonumber(redis.call('HGET', KEYS[1], ARGV[1])) or 0) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
 """
 _MOVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -136,7 +139,7 @@ class RedisStore:
         self._prefix = prefix
         self._begin_check = client.register_script(_BEGIN_CHECK)
         self._settle = client.register_script(_SETTLE)
-        self._incr_if_exists = client.register_script(_INCR_IF_EXISTS)
+        self._raise_if_exists = client.register_script(_RAISE_IF_EXISTS)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
         self._move = client.register_script(_MOVE)
         self._delete_once = client.register_script(_DELETE_ONCE)
@@ -259,9 +262,9 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError() from exc
 
-    def count_delivery(self, verification_id: str) -> None:
+    def count_delivery(self, verification_id: str, made: int) -> None:
         try:
-            self._incr_if_exists(keys=[self._record(verification_id)], args=["deliveries"])
+            self._raise_if_exists(keys=[self._record(verification_id)], args=["deliveries", made])
         except redis.RedisError as exc:
             raise StoreError() from exc
 

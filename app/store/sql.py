@@ -184,9 +184,9 @@ class SqlStore:
                 connection.execute(update(PendingRow).where(PendingRow.id == verification_id).values(lost=1))
         self._run(work)
 
-    def count_delivery(self, verification_id: str) -> None:
-        self._run(lambda c: c.execute(update(PendingRow).where(PendingRow.id == verification_id).values(
-            deliveries=PendingRow.deliveries + 1)))
+    def count_delivery(self, verification_id: str, made: int) -> None:
+        self._run(lambda c: c.execute(update(PendingRow).where(
+            PendingRow.id == verification_id, PendingRow.deliveries < made).values(deliveries=made)))
 
     def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
         now = self._clock()
