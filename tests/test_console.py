@@ -8,6 +8,8 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
+from app import phone
+
 from .conftest import NUMBER, MakeApp
 
 
@@ -19,7 +21,8 @@ def console_client(make_app: MakeApp) -> FlaskClient:
 def printed_code(caplog: pytest.LogCaptureFixture, number: str = NUMBER) -> str:
     lines = [r.getMessage() for r in caplog.records if r.name == "app.console"]
     assert len(lines) == 1, lines
-    match = re.search(re.escape(number) + r" is (\d+)", lines[0])
+    assert number not in lines[0]  # the number masked, as in every log line
+    match = re.search(re.escape(phone.mask(number)) + r" is (\d+)", lines[0])
     assert match, lines[0]
     return match.group(1)
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .. import phone
 from ..errors import (
     ActionRefusedError,
     TooManyAttemptsError,
@@ -53,7 +54,8 @@ class ConsoleProvider:
         self._lock = threading.Lock()
 
     def _print(self, code: _Code) -> None:
-        self._out.warning("CONSOLE PROVIDER (no SMS sent): code for %s is %s, valid %d s", code.number,
+        # The code is the point of this line (development only); the number is masked as everywhere.
+        self._out.warning("CONSOLE PROVIDER (no SMS sent): code for %s is %s, valid %d s", phone.mask(code.number),
                           code.code, max(0, int(code.expires_at - self._clock())))
 
     def _live(self, request_id: str) -> _Code:
