@@ -224,6 +224,26 @@ def test_a_failure_to_record_after_the_code_went_out_is_answered_as_on_its_way_a
     assert provider.calls == ["start", "start", "check"]
 
 
+@pytest.mark.parametrize(("asked_again", "calls"), [
+    # The first start reached the provider: it names the request, and the resend is the next step.
+    (VerificationInProgressError("rid-1"), ["start", "start", "resend"]),
+    # It never did: asked again, the provider sends the code now, which is the delivery asked for.
+    ("rid-2", ["start", "start"]),
+])
+def test_a_resend_after_a_lost_start_delivers_the_code_once(asked_again: str | OtpError, calls: list[str]) -> None:
+    provider = ScriptedProvider(starts=[UpstreamTimeoutError(), asked_again])
+    cycle = lifecycle(provider)
+    with pytest.raises(UpstreamTimeoutError) as lost:
+        started(cycle)
+    assert lost.value.kept is not None
+    verification_id = lost.value.kept[0]
+
+    resent = cycle.resend(CALLER, verification_id, None)
+
+    assert provider.calls == calls
+    assert resent.verification.request_id == cycle.store.get(verification_id).request_id  # type: ignore[union-attr]
+
+
 def test_a_start_that_certainly_sent_nothing_frees_the_number() -> None:
     provider = ScriptedProvider(starts=[UpstreamUnavailableError(), "rid-2"])
     cycle = lifecycle(provider)

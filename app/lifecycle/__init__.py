@@ -159,30 +159,36 @@ class Lifecycle:
         except StoreError:
             log.warning("could not release the number of %s", phone.mask(reserved.number))
 
-    def recovered(self, verification: Pending) -> Pending:
+    def recovered(self, verification: Pending) -> tuple[Pending, bool]:
         """A verification whose start's answer was lost (no request id recorded), bound to the provider's
-        request: asked again, the provider names the one in progress (or, if the first start never reached
-        it, sends the code now). Any other verification as it is."""
+        request: asked again, the provider names the one in progress, or (the first start never reached it,
+        or it sends a pending code again) sends the code now, which the second value says. Any other
+        verification as it is."""
         if verification.request_id:
-            return verification
+            return verification, False
         held = self.provider.named(verification.provider)
+        sent = True
         try:
             request_id = held.start(verification.number)
         except VerificationInProgressError as exc:
             if not exc.request_id:
                 raise
-            request_id = exc.request_id
+            request_id, sent = exc.request_id, False
         self.store.move(verification.id, request_id, held.name, held.lifetime + TTL_MARGIN)
-        return replace(verification, request_id=request_id, provider=held.name, deliveries=1)
+        return replace(verification, request_id=request_id, provider=held.name, deliveries=1), sent
 
     def resend(self, caller: Caller, verification_id: str, number: str | None, solution: object = None) -> Resent:
         """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS); past
         a shared budget it needs ``solution``."""
         try:
-            verification = self.owned(verification_id, number)
+            verification, sent = self.recovered(self.owned(verification_id, number, recover=False))
         except OtpError:
             self.limits.count_send(caller)
             raise
+        if sent:
+            # Recovering a lost start delivered the code just now: that is the delivery asked for.
+            self.outcomes.event("resent", verification.number, caller)
+            return Resent(verification, self._delivery(1, self.provider.named(verification.provider)))
         made = delivery(verification.id, verification.deliveries + 1)
         with self.limits.send_budget(caller, verification.number, made) as send:
             # A verification started past a budget pays a fresh solution for each resend (mostly voice calls).
@@ -221,8 +227,9 @@ class Lifecycle:
         """Count a check or cancel that ended before the lifecycle (malformed): 429 past its caller's limits."""
         self.limits.count_check(caller, "")
 
-    def owned(self, verification_id: str, number: str | None) -> Pending:
-        """The pending verification with this id (and of ``number``, when one was posted).
+    def owned(self, verification_id: str, number: str | None, recover: bool = True) -> Pending:
+        """The pending verification with this id (and of ``number``, when one was posted), ``recovered``
+        when its start's answer was lost (unless not ``recover``).
 
         Unknown, expired, finished, or of another number: the same 404, so that the answer tells a stranger
         nothing.
@@ -230,7 +237,7 @@ class Lifecycle:
         found = self.store.get(verification_id) if ID_PATTERN.fullmatch(verification_id) else None
         if found is None or (number is not None and number != found.number):
             raise NoPendingVerificationError()
-        return self.recovered(found)
+        return self.recovered(found)[0] if recover else found
 
     def _held(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
         """The caller's verification, after its check limits counted the request. A caller who names no
