@@ -181,7 +181,7 @@ class Lifecycle:
         """Deliver the pending code again by the workflow's next step (e.g. a voice call after the SMS); past
         a shared budget it needs ``solution``."""
         try:
-            verification, sent = self.recovered(self.owned(verification_id, number, recover=False))
+            verification, sent = self.recovered(self.owned(verification_id, number))
         except OtpError:
             self.limits.count_send(caller)
             raise
@@ -227,9 +227,8 @@ class Lifecycle:
         """Count a check or cancel that ended before the lifecycle (malformed): 429 past its caller's limits."""
         self.limits.count_check(caller, "")
 
-    def owned(self, verification_id: str, number: str | None, recover: bool = True) -> Pending:
-        """The pending verification with this id (and of ``number``, when one was posted), ``recovered``
-        when its start's answer was lost (unless not ``recover``).
+    def owned(self, verification_id: str, number: str | None) -> Pending:
+        """The pending verification with this id (and of ``number``, when one was posted).
 
         Unknown, expired, finished, or of another number: the same 404, so that the answer tells a stranger
         nothing.
@@ -237,18 +236,19 @@ class Lifecycle:
         found = self.store.get(verification_id) if ID_PATTERN.fullmatch(verification_id) else None
         if found is None or (number is not None and number != found.number):
             raise NoPendingVerificationError()
-        return self.recovered(found)[0] if recover else found
+        return found
 
     def _held(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
-        """The caller's verification, after its check limits counted the request. A caller who names no
-        verification spends nothing of a number's limits (the per-address ones still count)."""
+        """The caller's verification, after its check limits counted the request (and recovered when its
+        start's answer was lost). A caller who names no verification spends nothing of a number's limits
+        (the per-address ones still count)."""
         try:
             verification = self.owned(verification_id, number)
         except OtpError:
             self.limits.count_check(caller, "")
             raise
         self.limits.count_check(caller, verification.number)
-        return verification
+        return self.recovered(verification)[0]
 
     def cancel(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
         """Cancel the caller's pending verification, at the provider and here; never while a check of it is
