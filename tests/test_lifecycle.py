@@ -175,10 +175,10 @@ class FailingStore(MemoryStore):
             raise StoreError()  # the answer was lost: the store took it anyway
         return taken
 
-    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+    def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
         if "move" in self.failing:
             raise StoreError()
-        super().move(verification_id, request_id, provider, ttl)
+        super().move(pending, request_id, provider, ttl)
 
 
 def test_a_store_that_cannot_take_the_verification_is_503_before_any_provider_is_asked() -> None:

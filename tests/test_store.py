@@ -198,8 +198,8 @@ def test_a_moved_verification_is_bound_to_the_new_providers_code(store: Store) -
     store.begin_check("vid-1", "c1", HOLD)
     store.settle("vid-1", "c1", lost=True)  # a check of the old code whose answer was lost
 
-    store.move("vid-1", "VE-new", "twilio", 660)
-    store.move("gone", "VE-other", "twilio", 660)  # nothing to move: nothing created
+    store.move(Pending("vid-1", NUMBER, "req-1"), "VE-new", "twilio", 660)
+    store.move(Pending("gone", NUMBER, "req-2"), "VE-other", "twilio", 660)  # nothing to move: nothing created
 
     moved = store.get("vid-1")
     assert moved == Pending("vid-1", NUMBER, "VE-new", checks=1, deliveries=1, unsettled=False, challenge="country",
@@ -333,7 +333,7 @@ def test_a_moved_redis_entry_lives_as_long_as_its_new_code() -> None:
     store = RedisStore(client, prefix="otp-test:mv:")
     try:
         store.create(pending("vid-1"), 60)
-        store.move("vid-1", "VE-new", "twilio", 660)
+        store.move(pending("vid-1"), "VE-new", "twilio", 660)
         assert 655 <= client.ttl("otp-test:mv:v:{vid-1}") <= 660
         assert 655 <= client.ttl(f"otp-test:mv:n:{NUMBER}") <= 660
     finally:
@@ -549,7 +549,7 @@ def test_a_number_is_reserved_by_one_verification_at_a_time(store: Store) -> Non
     assert store.reserve(pending("vid-2", rid=""), 60) == first  # the number's live one, nothing written
     assert store.get("vid-2") is None
 
-    store.move("vid-1", "req-1", "vonage", 60)  # the provider's request recorded
+    store.move(first, "req-1", "vonage", 60)  # the provider's request recorded
     assert store.reserve(pending("vid-3", rid=""), 60) == pending("vid-1", provider="vonage")
     assert store.delete(store.get("vid-1"), "approved") is True  # type: ignore[arg-type]
     assert store.reserve(pending("vid-4", rid=""), 60) is None  # the number is free once it ended

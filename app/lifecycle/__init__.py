@@ -147,7 +147,7 @@ class Lifecycle:
         """Record the provider's request for a reserved verification. The code is on its way whatever
         happens here: a store fault is logged, not answered (the verification's checks recover the request)."""
         try:
-            self.store.move(reserved.id, sent.request_id, sent.provider.name, sent.provider.lifetime + TTL_MARGIN)
+            self.store.move(reserved, sent.request_id, sent.provider.name, sent.provider.lifetime + TTL_MARGIN)
         except StoreError:
             log.error("could not record the verification started for %s", phone.mask(reserved.number),
                       extra={"event": "record_failed", "provider": sent.provider.name})
@@ -174,7 +174,7 @@ class Lifecycle:
             if not exc.request_id:
                 raise
             request_id, sent = exc.request_id, False
-        self.store.move(verification.id, request_id, held.name, held.lifetime + TTL_MARGIN)
+        self.store.move(verification, request_id, held.name, held.lifetime + TTL_MARGIN)
         return replace(verification, request_id=request_id, provider=held.name, deliveries=1), sent
 
     def resend(self, caller: Caller, verification_id: str, number: str | None, solution: object = None) -> Resent:
@@ -209,7 +209,7 @@ class Lifecycle:
         """Bind the verification to the new code another provider sent (its old code no longer verifies)."""
         held = sent.provider
         try:
-            self.store.move(verification.id, sent.request_id, held.name, held.lifetime + TTL_MARGIN)
+            self.store.move(verification, sent.request_id, held.name, held.lifetime + TTL_MARGIN)
         except StoreError:
             # The new code is on its way, but a check would still go to the old provider: say it failed.
             log.error("could not record a verification moved to %s for %s", held.name, phone.mask(verification.number))

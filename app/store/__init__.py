@@ -72,9 +72,9 @@ class Store(Protocol):
         """Record that delivery number ``made`` of the code went out (never fewer than before: the same
         answer when sent again)."""
 
-    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+    def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
         """Bind the verification to a new code of ``provider`` (its first delivery, no check unsettled),
-        kept ``ttl`` seconds from now; nothing when it is gone."""
+        kept ``ttl`` seconds from now, with its number's index; nothing when it is gone."""
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         """Remove the verification (and the number's index when it still names it); True when removed.

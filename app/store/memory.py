@@ -107,9 +107,9 @@ class MemoryStore:
             if entry is not None:
                 entry.pending = replace(entry.pending, deliveries=max(made, entry.pending.deliveries))
 
-    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+    def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
         with self._lock:
-            entry = self._live(verification_id)
+            entry = self._live(pending.id)
             if entry is not None:
                 entry.pending = replace(entry.pending, request_id=request_id, provider=provider, deliveries=1,
                                         unsettled=False)

@@ -268,12 +268,10 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError() from exc
 
-    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+    def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
         try:
-            record = self._record(verification_id)
-            number = self._redis.hget(record, "number")
-            if number is not None and self._move(keys=[record], args=[request_id, provider, ttl]):
-                self._expire_if_equal(keys=[self._index(str(number))], args=[verification_id, ttl])
+            if self._move(keys=[self._record(pending.id)], args=[request_id, provider, ttl]):
+                self._expire_if_equal(keys=[self._index(pending.number)], args=[pending.id, ttl])
         except redis.RedisError as exc:
             raise StoreError() from exc
 

@@ -188,14 +188,14 @@ class SqlStore:
         self._run(lambda c: c.execute(update(PendingRow).where(
             PendingRow.id == verification_id, PendingRow.deliveries < made).values(deliveries=made)))
 
-    def move(self, verification_id: str, request_id: str, provider: str, ttl: int) -> None:
+    def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
         now = self._clock()
 
         def work(connection: Any) -> None:
-            connection.execute(update(PendingRow).where(PendingRow.id == verification_id, PendingRow.expires_at > now)
+            connection.execute(update(PendingRow).where(PendingRow.id == pending.id, PendingRow.expires_at > now)
                                .values(request_id=request_id, provider=provider, deliveries=1, lost=0,
                                        expires_at=now + ttl))
-            connection.execute(update(ClaimRow).where(ClaimRow.verification_id == verification_id).values(
+            connection.execute(update(ClaimRow).where(ClaimRow.verification_id == pending.id).values(
                 expires_at=now + ttl))
         self._run(work)
 
