@@ -1,4 +1,5 @@
-"""The verification lifecycle: start, check, resend and cancel, lost answers, adoption and single approval.
+"""The verification lifecycle: start (reserved in the store before any provider is asked), resend and
+cancel, a lost start's recovery; the checks are app.lifecycle.checks.
 
 Plain Python with explicit inputs: the caller (app.callers.Caller), the verification's id and the posted
 fields, already parsed. It holds a verification to its limits (app.limits), keeps it in the store
