@@ -5,6 +5,14 @@ rules, plain Python), app.providers (one module per provider), app.store (one mo
 app.limits, app.settings.
 """
 
-from .web import create_app
+from importlib.metadata import PackageNotFoundError, version
 
-__all__ = ["create_app"]
+try:
+    # The one version: pyproject.toml's, as installed (the OpenAPI document and otp_build_info say the same).
+    __version__ = version("otp-service")
+except PackageNotFoundError:  # pragma: no cover - run from a tree that was never installed
+    __version__ = "0+unknown"
+
+from .web import create_app  # noqa: E402 - after the version it reports
+
+__all__ = ["__version__", "create_app"]

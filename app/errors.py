@@ -72,9 +72,11 @@ class OriginNotAllowedError(OtpError):
     status, code = 403, "origin_not_allowed"
     message = "Requests from this site are not allowed."
 
-    def __init__(self, origin: str = "") -> None:
+    def __init__(self, origin: str = "", expected: str = "") -> None:
         super().__init__()
-        self.origin = origin  # for the log line, never the answer
+        # For the log line, never the answer: the Origin refused, and this service's own as it was reached.
+        self.origin = origin
+        self.expected = expected
 
 
 class RequestTimeoutError(OtpError):
@@ -105,15 +107,36 @@ class CountryNotAllowedError(OtpError):
     message = "Verification codes cannot be sent to phone numbers in this country."
 
 
+def _wait(seconds: int) -> str:
+    """``seconds`` as a person reads a wait: 24 seconds, 5 minutes, 3 hours."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            count = -(-seconds // size)
+            return f"{count} {unit}s"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
 class RateLimitedError(OtpError):
+    """A limit refused the request; ``limit`` names which (the answer's field), the sentence says how long."""
+
     status, code = 429, "rate_limited"
     message = "Too many attempts. Please wait before trying again."
+    # The answer's ``limit`` -> its sentence, with the wait.
+    SENTENCES = {
+        "cooldown": "Wait {wait} before asking for another code.",
+        "client": "Too many requests came from this address. Please try again in {wait}.",
+        "api_key": "This API key made too many requests. Please try again in {wait}.",
+        "number": "Too many codes were asked for or tried for this phone number. Please try again in {wait}.",
+        "spend_cap": "Codes cannot be sent right now. Please try again in {wait}.",
+    }
 
     def __init__(self, retry_after: int, scope: str = "", limit: str = "") -> None:
-        super().__init__()
         self.retry_after = max(1, retry_after)
-        # The limit's scope (send-ip, send-number, ...), for the metric; and, for a shared budget, its name.
+        sentence = self.SENTENCES.get(limit)
+        super().__init__(sentence.format(wait=_wait(self.retry_after)) if sentence else None)
+        # The limit's scope (send-ip, send-number, ...), for the metric; its name, for the answer.
         self.scope = scope
+        self.limit = limit
         if limit:
             self.details = {"limit": limit}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
@@ -30,8 +30,15 @@ DELIVERIES = Counter("otp_budget_deliveries", "Deliveries counted in the shared 
 # Calls to each provider (vonage, twilio, console) and their failures, by the provider's status.
 PROVIDER_LATENCY = Histogram("otp_provider_latency_seconds", "Duration of provider API calls.",
                              ["provider", "operation"], buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-PROVIDER_ERRORS = Counter("otp_provider_errors", "Provider calls that failed, by provider, operation and the "
-                          "provider's status.", ["provider", "operation", "status"])
+PROVIDER_ERRORS = Counter("otp_provider_errors", "Provider calls that failed (faults: unreachable, slow, refusing "
+                          "the account, unusable answers), by provider, operation and the provider's status.",
+                          ["provider", "operation", "status"])
+# The provider's answers about the person, not about itself: a wrong code, an expired code, too many tries, a
+# verification in progress, a number it does not serve. Counted apart, so that an alert on faults never pages
+# on typos.
+PROVIDER_REFUSALS = Counter("otp_provider_refusals", "Provider calls answered with the person's outcome (wrong "
+                            "code, expired, too many attempts, in progress, number refused), by provider, operation "
+                            "and the provider's status.", ["provider", "operation", "status"])
 # Starts (and moved resends) that went to another provider than the first they would have used; reason:
 # the first one's error code, or open (its breaker skipped it).
 FAILOVERS = Counter("otp_failovers", "Starts made on another provider, by the provider skipped, the one used "
@@ -41,9 +48,36 @@ FAILOVERS = Counter("otp_failovers", "Starts made on another provider, by the pr
 PROVIDER_STATE = Gauge("otp_provider_state", "Each provider's breaker state for new starts (1 = current).",
                        ["provider", "state"], multiprocess_mode="mostrecent")
 
+BUILD_INFO = Gauge("otp_build_info", "The running service's version (always 1).", ["version"],
+                   multiprocess_mode="max")
+
 # The duration of the last provider call made in this context (greenlet or thread), for the log line that
 # reports on it (its field is still named vonage_ms).
 last_provider_ms: ContextVar[float | None] = ContextVar("last_provider_ms", default=None)
+
+
+# Which limits can refuse each verb (otp_rate_limit_hits_total's series made at startup).
+SEND_SCOPES = ("send-ip", "api-key", "refused-ip", "send-number", "send-number-total", "send-cooldown",
+               "send-spend-cap")
+CHECK_SCOPES = ("check-ip", "api-key", "refused-ip", "check-number")
+VERBS = {"otp.request_otp": SEND_SCOPES, "otp.resend_otp": SEND_SCOPES, "otp.check_otp": CHECK_SCOPES,
+         "otp.cancel_otp": CHECK_SCOPES}
+
+
+def preinitialise(version: str, providers: Sequence[str]) -> None:
+    """Make the series whose label values are known at startup, at zero, so that a rate over them is 0 from
+    the first scrape (a series that appears with its first event hides that event from rate() and increase()),
+    and say which version runs."""
+    BUILD_INFO.labels(version).set(1)
+    for endpoint, scopes in VERBS.items():
+        for scope in scopes:
+            RATE_LIMITED.labels(endpoint, scope)
+    for provider in providers:
+        for operation in ("start", "check"):
+            PROVIDER_LATENCY.labels(provider, operation)
+        for other in providers:
+            if other != provider:
+                FAILOVERS.labels(provider, other, "open")
 
 
 def exposition(multiprocess_dir: str | None) -> bytes:

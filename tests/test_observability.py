@@ -145,7 +145,9 @@ def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: F
     assert grew("otp_rate_limit_hits_total", endpoint="otp.request_otp", scope="send-number") == 1
     assert grew("otp_http_requests_total", endpoint="otp.check_otp", method="POST", status="401", caller="") == 1
     wrong_status = "16" if vonage.api == "legacy" else "http_400"
-    assert grew("otp_provider_errors_total", provider="vonage", operation="check", status=wrong_status) == 1
+    # A person's typo is the provider's answer about the person, not a fault: an alert on faults never sees it.
+    assert grew("otp_provider_refusals_total", provider="vonage", operation="check", status=wrong_status) == 1
+    assert grew("otp_provider_errors_total", provider="vonage", operation="check", status=wrong_status) == 0
     assert grew("otp_provider_latency_seconds_count", provider="vonage", operation="start") == 3
     assert grew("otp_http_request_duration_seconds_count", endpoint="otp.request_otp") == 4
 

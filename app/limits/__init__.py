@@ -25,26 +25,14 @@ from ..errors import ChallengeRequiredError, OtpError, RateLimitedError, StoreEr
 from ..metrics import CHALLENGES, DELIVERIES
 from ..settings import Settings
 from .budgets import BUDGET_PREFIX, Budget, Send, budgets_for
+from .scopes import BUDGET_NAMES, LIMIT_NAMES, SETTINGS, VELOCITY_SCOPES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Limits on where codes go, as carriers' and Vonage's anti-fraud do: they name SMS pumping, so a breach is a
-# warning for operators, not a client's mistake.
-VELOCITY_SCOPES = ("send-country", "send-prefix", "send-network", "send-global", "send-spend-cap")
 KEY_PREFIX = "otp"
-# scope -> the setting that holds its limits.
 SOLUTION_REFUSED = ("The challenge's solution was not accepted (it expired, or was used already). Please solve a "
                     "new one, then ask again.")
-# The shared budgets' names in answers (``limit``): which brake the send met.
-BUDGET_NAMES = {"send-country": "country", "send-prefix": "prefix", "send-network": "network", "send-global": "global",
-                "send-spend-cap": "spend_cap"}
-SETTINGS = {"refused-ip": "OTP_RATELIMIT_REFUSED_IP", "send-network": "OTP_RATELIMIT_REQUEST_NETWORK",
-            "send-spend-cap": "OTP_RATELIMIT_SPEND_CAP",
-            "send-ip": "OTP_RATELIMIT_REQUEST_IP", "check-ip": "OTP_RATELIMIT_CHECK_IP", "api-key": "OTP_RATELIMIT_KEY",
-            "send-number": "OTP_RATELIMIT_REQUEST_NUMBER", "send-number-total": "OTP_RATELIMIT_REQUEST_NUMBER_TOTAL",
-            "send-country": "OTP_RATELIMIT_COUNTRY", "send-prefix": "OTP_RATELIMIT_PREFIX",
-            "send-global": "OTP_RATELIMIT_GLOBAL", "check-number": "OTP_RATELIMIT_CHECK_NUMBER"}
 
 
 class Window(NamedTuple):
@@ -77,6 +65,12 @@ class Limits:
         storage = storage_from_string(url, wrap_exceptions=True, **storage_options(url, settings.OTP_STORE_TIMEOUT))
         assert isinstance(storage, Storage)  # the settings refuse async storage schemes
         return cls(storage, settings)
+
+    def ping(self) -> None:
+        """Raise StoreError unless the storage answers (limits' own health check, bounded by its timeout)."""
+        if not self.storage.check():
+            log.error("rate-limit storage unavailable: its health check failed")
+            raise StoreError()
 
     def close(self) -> None:
         """Release the storage's connections (a Redis storage's pool)."""
@@ -251,7 +245,7 @@ class Limits:
         reset, scope, limit = max(full)
         if not quiet:
             _breached(scope, limit, number)
-        return RateLimitedError(max(1, math.ceil(reset - time.time())), scope, BUDGET_NAMES.get(scope, ""))
+        return RateLimitedError(max(1, math.ceil(reset - time.time())), scope, LIMIT_NAMES[scope])
 
     def _clear(self, key: str) -> None:
         try:

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..settings import ProviderName, Settings, channels
 from . import Provider
 from .failover import Failover
+from .test_numbers import TestNumbers
 
 
 def _console(settings: Settings) -> Provider:
@@ -83,4 +84,5 @@ def provider_from_settings(settings: Settings, name: ProviderName | None = None)
 
 def providers_from_settings(settings: Settings, breaker: Breaker | None) -> Failover:
     """The providers of OTP_PROVIDER in order, sharing ``breaker`` when there are several."""
-    return Failover([provider_from_settings(settings, name) for name in settings.OTP_PROVIDER], breaker)
+    providers = [provider_from_settings(settings, name) for name in settings.OTP_PROVIDER]
+    return Failover(providers, breaker, TestNumbers(settings.OTP_TEST_NUMBERS, providers[0].lifetime))

@@ -28,7 +28,7 @@ from ..errors import (
     VerificationExpiredError,
     WrongCodeError,
 )
-from ..metrics import PROVIDER_ERRORS, provider_call
+from ..metrics import PROVIDER_ERRORS, PROVIDER_REFUSALS, provider_call
 from ..store import Pending
 from . import NO_DELIVERY_LEFT, State
 from .transport import transport_failure
@@ -132,11 +132,13 @@ def _translate_answer(op: str, exc: TwilioRestException | TwilioServiceException
 
 
 def _fail(error: type[OtpError], op: str, status: str, detail: str, cause: Exception, sent: bool) -> NoReturn:
-    PROVIDER_ERRORS.labels("twilio", op, status).inc()
-    if not issubclass(error, _QUIET):
+    if issubclass(error, _QUIET):
+        PROVIDER_REFUSALS.labels("twilio", op, status).inc()
+    else:
+        PROVIDER_ERRORS.labels("twilio", op, status).inc()
         level = logging.ERROR if error is ProviderUnavailableError else logging.WARNING
         log.log(level, "twilio %s failed: %s", op, detail, extra={
             "event": "provider_error", "provider": "twilio", "operation": op, "provider_status": status})
     if error is RateLimitedError:
-        raise RateLimitedError(600, "provider-number") from cause
+        raise RateLimitedError(600, "provider-number", "number") from cause
     raise error(may_have_sent=sent) from cause

@@ -39,7 +39,7 @@ from ..errors import (
     VerificationInProgressError,
     WrongCodeError,
 )
-from ..metrics import PROVIDER_ERRORS, last_provider_ms, provider_call
+from ..metrics import PROVIDER_ERRORS, PROVIDER_REFUSALS, last_provider_ms, provider_call
 from .transport import transport_failure
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,12 @@ class StatusError(Exception):
 
 def fail(error: type[OtpError], op: str, status: str, detail: str, cause: Exception, request_id: object = None,
          may_have_sent: bool | None = None) -> NoReturn:
-    """Count and log a failed call (faults only: a typo is no operator's business), then raise ``error``."""
-    PROVIDER_ERRORS.labels("vonage", op, status).inc()
-    if not issubclass(error, USER_ERRORS):
+    """Count a failed call (a fault, or the person's outcome apart) and log it (faults only: a typo is no
+    operator's business), then raise ``error``."""
+    if issubclass(error, USER_ERRORS):
+        PROVIDER_REFUSALS.labels("vonage", op, status).inc()
+    else:
+        PROVIDER_ERRORS.labels("vonage", op, status).inc()
         # Vonage's words go to the server log only; clients get the error class's generic sentence. A refused
         # account (credentials, barred, no balance) needs an operator: that is an error, the rest warnings.
         level = logging.ERROR if error is ProviderUnavailableError else logging.WARNING

@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     OTP_ALLOWED_NUMBER_TYPES: CsvSet = frozenset()
     OTP_IPV6_PREFIX: int = Field(64, ge=32, le=128)
     OTP_API_KEYS: Annotated[dict[bytes, str], NoDecode] = Field(default_factory=dict)
+    OTP_TEST_NUMBERS: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, repr=False)
     OTP_CAPTCHA: str = ""
     OTP_CAPTCHA_SECRET: str = Field("", repr=False, validate_default=True)
     OTP_CAPTCHA_SITE_KEY: str = ""

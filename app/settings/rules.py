@@ -9,6 +9,7 @@ from typing import Any
 import phonenumbers
 from pydantic.fields import FieldInfo
 
+from .. import phone
 from ..tokens import PrivateKey, PublicKey, SigningKeyError, load_private_key, load_public_keys
 
 # What each Verify API accepts: legacy pin_expiry 60-3600 s and codes of 4 or 6 digits; v2 a
@@ -31,7 +32,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 ORIGIN_PATTERN = re.compile(r"https?://[^/?#@\s]+")
 # Settings whose text holds a list or a table: comma-separated values, name:digest pairs, PEM keys.
 STRUCTURED = ("VONAGE_WORKFLOW", "TWILIO_WORKFLOW", "OTP_ALLOWED_COUNTRIES", "OTP_ALLOWED_NUMBER_TYPES", "OTP_API_KEYS",
-              "OTP_TOKEN_PREVIOUS_KEYS", "OTP_TOKEN_AUDIENCE", "OTP_ALLOWED_ORIGINS")
+              "OTP_TOKEN_PREVIOUS_KEYS", "OTP_TOKEN_AUDIENCE", "OTP_ALLOWED_ORIGINS", "OTP_TEST_NUMBERS")
 
 
 def _csv(name: str, value: str) -> list[str]:
@@ -56,7 +57,8 @@ def _csv(name: str, value: str) -> list[str]:
 
 def structured(name: str, value: str) -> Any:
     """A setting whose text holds a list or a table (one of STRUCTURED), parsed and checked."""
-    parse = {"OTP_API_KEYS": api_keys, "OTP_ALLOWED_ORIGINS": origins, "OTP_TOKEN_PREVIOUS_KEYS": public_keys}
+    parse = {"OTP_API_KEYS": api_keys, "OTP_ALLOWED_ORIGINS": origins, "OTP_TOKEN_PREVIOUS_KEYS": public_keys,
+             "OTP_TEST_NUMBERS": test_numbers}
     return parse[name](value) if name in parse else _csv(name, value)
 
 
@@ -174,6 +176,32 @@ def api_keys(value: str) -> dict[bytes, str]:
     if problems:
         raise ValueError("; ".join(problems))
     return keys
+
+
+TEST_CODE = re.compile(r"[0-9]{4,10}")
+
+
+def test_numbers(value: str) -> dict[str, str]:
+    """OTP_TEST_NUMBERS: ``+NUMBER=CODE`` pairs, comma-separated -> {E.164-style number: code}. A number is
+    '+' and its digits (spaces, dots, dashes and brackets dropped), valid for phonenumbers or not: the
+    operator lists it on purpose. No problem quotes a code."""
+    numbers: dict[str, str] = {}
+    problems: list[str] = []
+    for at, item in enumerate((i for i in value.split(",") if i.strip()), 1):
+        number, _, code = item.partition("=")
+        normal = phone.normalised(number)
+        if normal is None:
+            problems.append(f"OTP_TEST_NUMBERS entry {at} must start with '+' and a number of 6 to 15 digits")
+        elif not TEST_CODE.fullmatch(code.strip()):
+            problems.append(f"OTP_TEST_NUMBERS entry {at} ({phone.mask(normal)}) must be NUMBER=CODE with a code "
+                            "of 4 to 10 digits")
+        elif normal in numbers:
+            problems.append(f"OTP_TEST_NUMBERS lists {phone.mask(normal)} twice")
+        else:
+            numbers[normal] = code.strip()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return numbers
 
 
 def origins(value: str) -> tuple[str, ...]:

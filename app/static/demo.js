@@ -206,6 +206,7 @@ function startClock() {
 function delivered(body) {
   const to = mask(phoneNumber);
   $("sent-to").textContent = !body.channel ? `A code was sent to ${to} earlier.`
+    : body.channel === "test" ? `${to} is a test number: nothing was sent. Enter its fixed code.`
     : body.channel === "voice" ? `We are calling ${to} to read the code out.`
       : `We sent a code ${BY[body.channel] || ""} to ${to}.`;
   nextChannel = body.nextChannel === undefined ? null : body.nextChannel;

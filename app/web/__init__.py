@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .. import metrics
+from .. import __version__, metrics
 from ..breaker import breaker_for
 from ..captcha import Captcha
 from ..challenge import Challenges
@@ -77,6 +77,17 @@ def _holds(settings: Settings) -> dict[str, float]:
     return {"check_hold": 3 * max(timeouts) + 4 * store, "start_hold": sum(timeouts) + 4 * store}
 
 
+def _scheme(url: str) -> str:
+    """What a store URL names, without its host, credentials or path (redis, redis+sentinel, postgresql, ...)."""
+    return url.split("://", 1)[0].lower() if "://" in url else "?"
+
+
+def _providers_line(settings: Settings) -> str:
+    """The providers in failover order, Vonage's Verify API named: "vonage (Verify legacy), twilio"."""
+    return ", ".join(f"vonage (Verify {settings.VONAGE_VERIFY_API})" if name is ProviderName.VONAGE else name.value
+                     for name in settings.OTP_PROVIDER)
+
+
 def _services(app: Flask, settings: Settings) -> None:
     """Build the store, the provider, the limits and the lifecycle over them, held by this app only."""
     tokens = _token_issuer(settings)
@@ -98,6 +109,13 @@ def _services(app: Flask, settings: Settings) -> None:
         captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), challenges=challenges,
         allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES,
         **_holds(settings))
+    metrics.preinitialise(__version__, [p.name for p in provider.providers])
+    store_kind, limits_kind = _scheme(settings.OTP_STORE_URL), _scheme(settings.OTP_RATELIMIT_STORAGE_URL)
+    log.info("otp-service %s: provider %s, store %s, limits storage %s, %d test numbers", __version__,
+             _providers_line(settings), store_kind, limits_kind, len(settings.OTP_TEST_NUMBERS),
+             extra={"event": "started", "version": __version__, "store": store_kind, "limits_storage": limits_kind,
+                    "providers": [name.value for name in settings.OTP_PROVIDER],
+                    "test_numbers": len(settings.OTP_TEST_NUMBERS)})
     if ProviderName.CONSOLE in settings.OTP_PROVIDER:
         log.warning("OTP_PROVIDER=console: codes are WRITTEN TO THIS LOG and no SMS is sent. "
                     "For development only; never run this in production.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -17,7 +19,7 @@ HTTP_CODES = {
 
 
 def error_response(status: int, code: str, message: str, retry_after: int | None = None,
-                   headers: dict[str, str] | None = None, details: dict[str, str] | None = None) -> Response:
+                   headers: dict[str, str] | None = None, details: Mapping[str, object] | None = None) -> Response:
     """Build the one JSON error body every failure uses (``details``: more fields beside error and code)."""
     response = jsonify(error=message, code=code, **(details or {}))
     response.status_code = status

@@ -52,12 +52,13 @@ def check_origin(allowed: frozenset[str]) -> None:
     origin = request.headers.get("Origin")
     if request.method != "POST" or origin is None:
         return
+    own = _origin(request.scheme, request.host)
     if origin != "null" and "://" in origin:
         scheme, _, host = origin.partition("://")
         named = _origin(scheme, host.rstrip("/"))
-        if named in allowed or named == _origin(request.scheme, request.host):
+        if named in allowed or named == own:
             return
-    raise OriginNotAllowedError(origin=origin[:200])
+    raise OriginNotAllowedError(origin=origin[:200], expected=own[:200])
 
 
 def refused(error: UnauthorizedError | OriginNotAllowedError, count: int, allowed: int) -> None:
@@ -65,10 +66,14 @@ def refused(error: UnauthorizedError | OriginNotAllowedError, count: int, allowe
     next are answered 429 without a line each)."""
     event = "unauthorized" if isinstance(error, UnauthorizedError) else "origin_refused"
     extra: dict[str, object] = {"event": event, "refused_in_window": count}
+    detail = ""
     if isinstance(error, OriginNotAllowedError):
-        extra["origin"] = error.origin
+        # The service's own origin as this request reached it: behind a proxy that drops the port from Host
+        # (nginx's $host) it differs from the page's, which is what an operator needs to see.
+        extra.update(origin=error.origin, expected_origin=error.expected)
+        detail = f" (Origin {error.origin}; this service is {error.expected}, or one of OTP_ALLOWED_ORIGINS)"
     if count == 1:
-        log.info("refused a request: %s", error.code, extra=extra)
+        log.info("refused a request: %s%s", error.code, detail, extra=extra)
     elif count == allowed:
         log.warning("refused %d requests of this client in the window (%s); the next get 429", count, error.code,
                     extra=extra)

@@ -15,9 +15,8 @@ from markupsafe import escape
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..challenge import Challenges
-from ..errors import ProvidersUnavailableError, StoreError
+from ..errors import OtpError, ProvidersUnavailableError, StoreError
 from ..metrics import exposition
-from ..store import Store
 from .errors import error_response
 from .routes import bp, get_lifecycle, get_settings, get_tokens
 
@@ -45,18 +44,25 @@ def healthz() -> tuple[dict[str, Any], int]:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Answer 200 when the store answers and at least one provider takes starts, 503 otherwise; the body
-    lists each provider's breaker (closed, open, half_open)."""
-    store: Store = current_app.extensions["otp_store"]
-    try:
-        store.ping()
-    except StoreError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
-    states = get_lifecycle().provider.states()
-    if all(state == "open" for state in states.values()):
-        down = ProvidersUnavailableError(get_settings().OTP_FAILOVER_COOLDOWN)
-        return error_response(down.status, down.code, down.message, down.retry_after)
-    return {"status": "ready", "providers": states}, 200
+    """200 when the store and the rate-limit storage answer and at least one provider takes starts (as its
+    breaker sees it: no provider is called), 503 otherwise. Either way the body names each dependency's
+    state: ``store`` and ``limits`` up or down, ``providers`` each breaker's (closed, open, half_open)."""
+    lifecycle = get_lifecycle()
+    state: dict[str, Any] = {}
+    down: OtpError | None = None
+    for name, ping in (("store", lifecycle.store.ping), ("limits", lifecycle.limits.ping)):
+        try:
+            ping()
+            state[name] = "up"
+        except StoreError as exc:
+            state[name], down = "down", down or exc
+    state["providers"] = providers = lifecycle.provider.states()
+    if all(breaker == "open" for breaker in providers.values()):
+        down = down or ProvidersUnavailableError(get_settings().OTP_FAILOVER_COOLDOWN)
+    if down is None:
+        return {"status": "ready", **state}, 200
+    return error_response(down.status, down.code, down.message, down.retry_after,
+                          details={"status": "not_ready", **state})
 
 
 @bp.get("/metrics")

@@ -73,7 +73,7 @@ def request_otp() -> Response:
     lifecycle, caller = get_lifecycle(), request_caller()
     try:
         data = parse.body()
-        number, nonce = parse.number(data), parse.nonce(data)
+        number, nonce = parse.number(data, lifecycle.provider.test.numbers), parse.nonce(data)
     except OtpError:
         lifecycle.refused_send(caller)
         raise
@@ -88,7 +88,8 @@ def _held(refused: Callable[[Caller], None]) -> tuple[str, str | None, dict[str,
     """The verification id, the optional number and the body of a request about a verification."""
     try:
         data = parse.body()
-        return parse.verification_id(data), parse.optional_number(data), dict(data)
+        return (parse.verification_id(data), parse.optional_number(data, get_lifecycle().provider.test.numbers),
+                dict(data))
     except OtpError:
         refused(request_caller())
         raise
