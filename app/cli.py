@@ -1,16 +1,20 @@
-"""The ``flask otp`` command group: operator tasks that need no running service.
+"""The ``flask otp`` command group: operator tasks beside the running service.
 
 It is registered through the ``flask.commands`` entry point (pyproject.toml), so ``flask --app wsgi otp
-keygen`` works before the settings are complete: making the first signing key must not need one.
+keygen`` works before the settings are complete: making the first signing key must not need one. Only
+``lookup`` and ``cancel`` load the app (its settings, store and providers), as the service runs it.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from flask.cli import with_appcontext
 
 from .callers import new_api_key
 from .settings.rules import API_KEY_NAME
@@ -18,6 +22,8 @@ from .tokens import generate_private_key_pem, load_private_key, public_jwk, publ
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from .lifecycle import Lifecycle
 
 # A plain click group: an AppGroup would load the app (and its settings) before every command.
 otp = click.Group("otp", help="Operator commands of the OTP service.")
@@ -92,3 +98,84 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Take the SQL store's tables back to REVISION ('base' removes them, and every pending code)."""
     _migrate("downgrade", revision)
+
+
+def _lifecycle() -> Lifecycle:
+    """The lifecycle of the app ``flask --app`` names (its settings, its store, its providers)."""
+    from flask import current_app
+
+    lifecycle: Lifecycle = current_app.extensions["otp_lifecycle"]
+    return lifecycle
+
+
+def _key(given: str) -> str:
+    """A lookup's key: a verification id as it is, a number as '+' and its digits."""
+    from .lifecycle import ID_PATTERN
+    from .phone import normalised
+
+    number = normalised(given) if given.strip().startswith("+") else None
+    if number is None and not ID_PATTERN.fullmatch(given):
+        raise click.BadParameter("a phone number in international format (+14155552671) or a verification id",
+                                 param_hint="NUMBER_OR_ID")
+    return number or given
+
+
+def _when(epoch: float | None, now: float) -> str:
+    if not epoch:
+        return "-"
+    stamp = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{stamp} ({_ago(now - epoch)} ago)"
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"
+
+
+@otp.command("lookup")
+@click.argument("number_or_id")
+@with_appcontext
+def lookup(number_or_id: str) -> None:
+    """What the store knows of a number's verifications, or of one by its id: pending or ended, provider and
+    request id, deliveries, checks, age (masked number; never a code)."""
+    from .errors import StoreError
+
+    lifecycle = _lifecycle()
+    try:
+        records = lifecycle.store.lookup(_key(number_or_id))
+    except StoreError:
+        raise click.ClickException("the store did not answer (OTP_STORE_URL)") from None
+    if not records:
+        click.echo("Nothing known: no pending verification, and no record kept (OTP_RECORD_DAYS) of one.")
+        return
+    now = time.time()
+    for record in records:
+        channels = lifecycle.provider.named(record.provider).channels
+        used = ", ".join(channels[min(n, len(channels)) - 1] for n in range(1, record.deliveries + 1))
+        test = " (a test number: nothing was sent)" if record.provider == "test" else ""
+        click.echo(f"{record.id}  {record.outcome or 'pending'}\n"
+                   f"  number      {record.number} ({record.country})\n"
+                   f"  provider    {record.provider or '-'}, request {record.request_id or '-'}{test}\n"
+                   f"  deliveries  {record.deliveries} ({used})\n"
+                   f"  checks      {record.checks}\n"
+                   f"  started     {_when(record.started, now)}\n"
+                   f"  ended       {_when(record.ended, now)}"
+                   + (f"\n  caller      {record.caller}" if record.caller else ""))
+
+
+@otp.command("cancel")
+@click.argument("verification_id")
+@with_appcontext
+def cancel(verification_id: str) -> None:
+    """End a pending verification, at its provider too (its outcome: cancelled)."""
+    from .errors import NoPendingVerificationError, OtpError
+
+    try:
+        ended = _lifecycle().cancel_for_operator(verification_id)
+    except NoPendingVerificationError:
+        raise click.ClickException("no pending verification has this id (it ended, expired or never was)") from None
+    except OtpError as exc:
+        raise click.ClickException(f"not cancelled: {exc.code} ({exc.message})") from None
+    click.echo(f"Cancelled {ended.id} ({ended.provider}, request {ended.request_id or '-'}).")

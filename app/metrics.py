@@ -14,10 +14,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 REQUESTS = Counter("otp_http_requests", "HTTP requests answered.", ["endpoint", "method", "status", "caller"])
 REQUEST_LATENCY = Histogram("otp_http_request_duration_seconds", "Time to answer an HTTP request.", ["endpoint"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-# country: the destination's ISO code on started and approved (their ratio per country is the SMS-pumping
-# signal), empty on the other outcomes; a bounded set either way.
-VERIFICATIONS = Counter("otp_verifications", "Verification outcomes: started, approved, wrong_code, expired, "
-                        "too_many_attempts, in_progress, resent, moved, cancelled, failed.", ["outcome", "country"])
+# Every event and end of a verification, by the destination's ISO code (ZZ for none), the channel of its
+# latest delivery and its provider: conversion (approved / started) by country, channel and provider is a
+# query. Each label takes a bounded set of values.
+VERIFICATIONS = Counter("otp_verifications", "Verification events and ends: started, resent, moved, wrong_code, "
+                        "in_progress, unknown, failed; ends: approved, expired, too_many_attempts, cancelled.",
+                        ["outcome", "country", "channel", "provider"])
 RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit, by the limit's scope.",
                        ["endpoint", "scope"])
 # A send past a shared budget: asked for a challenge (428), or let through with a solution or a CAPTCHA.

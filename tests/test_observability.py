@@ -61,12 +61,18 @@ def test_each_event_is_one_json_line_with_the_request_id(client: FlaskClient, vo
     lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
     events = [(line.get("event"), line.get("outcome")) for line in lines if line.get("event")]
     assert events == [("verification", "started"), ("code_checked", "wrong_code"), ("vonage_error", None),
-                      ("code_checked", "approved")]
+                      ("verification_ended", "approved")]
     started = lines[[e for e, _ in events].index("verification")]
     assert started["request_id"] == sent.headers["X-Request-ID"] == "req-in-1"
     assert started["number"] == "+1415*****71"
     assert started["level"] == "INFO"
     assert isinstance(started["vonage_ms"], float)
+    # What Vonage support asks for, and who asked: the client's address, the provider and its request id.
+    assert (started["provider"], started["provider_request_id"], started["channel"]) == ("vonage", "req-0001", "sms")
+    assert started["client"] == "127.0.0.1" and started["country"] == "US"
+    ended = next(line for line in lines if line.get("event") == "verification_ended")
+    assert (ended["provider_request_id"], ended["client"], ended["checks"], ended["deliveries"]) == (
+        "req-0001", "127.0.0.1", 3, 1)
     assert abs(datetime.fromisoformat(started["ts"]) - datetime.now().astimezone()) < timedelta(minutes=1)
     assert datetime.fromisoformat(started["ts"]).utcoffset() == timedelta(0)
     vonage_error = next(line for line in lines if line.get("event") == "vonage_error")
@@ -139,9 +145,10 @@ def test_metrics_count_requests_outcomes_limits_and_vonage(app: Flask, vonage: F
         return _value(after, name, **labels) - _value(before, name, **labels)
 
     # The destination's country on started and approved: their ratio is the SMS-pumping signal.
-    assert grew("otp_verifications_total", outcome="started", country="US") == 3
-    assert grew("otp_verifications_total", outcome="wrong_code", country="") == 1
-    assert grew("otp_verifications_total", outcome="approved", country="US") == 1
+    by = {"country": "US", "channel": "sms", "provider": "vonage"}
+    assert grew("otp_verifications_total", outcome="started", **by) == 3
+    assert grew("otp_verifications_total", outcome="wrong_code", **by) == 1
+    assert grew("otp_verifications_total", outcome="approved", **by) == 1  # the store deletes above are no ends of ours
     assert grew("otp_rate_limit_hits_total", endpoint="otp.request_otp", scope="send-number") == 1
     assert grew("otp_http_requests_total", endpoint="otp.check_otp", method="POST", status="401", caller="") == 1
     wrong_status = "16" if vonage.api == "legacy" else "http_400"

@@ -134,21 +134,31 @@ def db_at_head(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     empty_sql(url)
 
 
-def test_expired_rows_are_never_served_and_swept_by_later_writes(db_at_head: str) -> None:
+def test_expired_rows_are_never_served_and_each_sweep_ends_a_bounded_batch_once(db_at_head: str) -> None:
     clock = FakeClock()
-    store = SqlStore(engine_for(db_at_head), clock=clock)
+    store = SqlStore(engine_for(db_at_head), clock=clock, record_days=30, record_key=RECORD_KEY.encode())
     for i in range(150):
-        store.create(Pending(f"old-{i}", f"+1415{200 + i:03d}2671", f"req-{i}"), 30)
+        store.reserve(Pending(f"old-{i}", f"+1415{200 + i:03d}2671", "", address="203.0.113.9", caller="shop"), 30)
+    store.move(Pending("old-0", "+14152002671", ""), "req-0", "vonage", 30)
     clock.now += 31
 
     assert store.get("old-0") is None and store.latest("+14152002671") is None
     assert store.begin_check("old-0", "c1", 30) is None
-    store.create(Pending("fresh-1", NUMBER, "req-f1"), 30)
-    store.create(Pending("fresh-2", NUMBER, "req-f2"), 30)
+    # The numbers are free again at once (their claims ran out), before any sweep.
+    assert store.reserve(Pending("fresh-1", "+14152002671", ""), 30) is None
 
-    # Each write removes at most a bounded batch: 150 expired rows take two writes.
+    batches = [store.expired(100) for _ in range(3)]
+
+    assert [len(b) for b in batches] == [100, 50, 0]
+    [first] = [r for b in batches for r in b if r.id == "old-0"]
+    assert (first.outcome, first.number, first.country, first.provider, first.request_id) == (
+        "expired", "+1415*****71", "US", "vonage", "req-0")
+    assert (first.address, first.caller, first.ended) == ("203.0.113.9", "shop", clock.now)
     with store._engine.connect() as connection:
-        assert connection.execute(text("SELECT COUNT(*) FROM otp_pending")).scalar() == 2
+        assert connection.execute(text("SELECT COUNT(*) FROM otp_pending")).scalar() == 1  # fresh-1
+        assert connection.execute(text(
+            "SELECT COUNT(*) FROM otp_verification_record WHERE outcome = 'expired'")).scalar() == 150
+    assert [r.outcome for r in store.lookup("+14152002671")] == ["", "expired"]  # fresh-1 pending, newest first
     store.close()
 
 
@@ -210,7 +220,8 @@ def test_old_records_are_purged_and_zero_days_keeps_none(db_at_head: str, settin
     engine = engine_for(db_at_head, pool_size=1)
     with engine.begin() as connection:
         connection.execute(text(
-            "INSERT INTO otp_verification_record VALUES ('old', 'US', 'h', 'sms', 1, 1, 'approved', :t, :t)"),
+            "INSERT INTO otp_verification_record (id, country, number_hash, channel, sends, checks, outcome, "
+            "started_at, finished_at) VALUES ('old', 'US', 'h', 'sms', 1, 1, 'approved', :t, :t)"),
             {"t": datetime.now(UTC) - timedelta(days=31)})
     engine.dispose()
     keeping = make_app({**settings, "OTP_STORE_URL": db_at_head, "OTP_RECORD_KEY": RECORD_KEY}).test_client()

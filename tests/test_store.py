@@ -67,7 +67,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     """One store contract, run against every backend; each test starts from an empty store."""
     kind = request.param
     if kind == "memory":
-        yield MemoryStore()
+        yield MemoryStore(record_days=30)
         return
     if kind in ("postgresql", "sqlite"):
         url = request.getfixturevalue("postgres_at_head" if kind == "postgresql" else "sqlite_url")
@@ -79,16 +79,75 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     prefix = f"otp-test:{uuid.uuid4().hex}:"
     if kind == "redis":
         redis_or_fail()
-        backend = RedisStore(redis.Redis.from_url(REDIS_URL, decode_responses=True), prefix)
+        backend = RedisStore(redis.Redis.from_url(REDIS_URL, decode_responses=True), prefix, 30, b"k" * 32)
     else:
         url = request.getfixturevalue("redis_cluster_url" if kind == "redis-cluster" else "redis_sentinel_url")
-        backend = RedisStore.from_url(url, prefix)
+        backend = RedisStore.from_url(url, prefix, record_days=30, record_key=b"k" * 32)
     yield backend
     backend.close()
 
 
 def pending(vid: str = "vid-1", number: str = NUMBER, rid: str = "req-1", **extra: object) -> Pending:
     return Pending(vid, number, rid, **extra)  # type: ignore[arg-type]
+
+
+def test_a_verification_nobody_ends_is_recorded_expired_once(store: Store) -> None:
+    assert store.reserve(Pending("vid-x", NUMBER, "", address="203.0.113.9", caller="shop"), 1) is None
+    store.move(Pending("vid-x", NUMBER, ""), "req-x", "vonage", 1)
+    store.begin_check("vid-x", "c1", 0.01)
+    store.count_delivery("vid-x", 2)
+    store.create(pending("vid-live", number="+14155552672"), 60)
+    time.sleep(1.3)
+
+    first, again = store.expired(10), store.expired(10)
+
+    assert [r.id for r in first] == ["vid-x"] and again == []
+    [ran_out] = first
+    assert (ran_out.outcome, ran_out.number, ran_out.country, ran_out.provider, ran_out.request_id) == (
+        "expired", "+1415*****71", "US", "vonage", "req-x")
+    assert (ran_out.deliveries, ran_out.checks, ran_out.address, ran_out.caller) == (2, 1, "203.0.113.9", "shop")
+    assert ran_out.ended is not None and ran_out.ended - ran_out.started >= 1
+    [kept] = store.lookup("vid-x")
+    assert (kept.outcome, kept.request_id, kept.address) == ("expired", "req-x", "")  # no address once over
+    assert [r.outcome for r in store.lookup("+14155552672")] == [""]  # still pending
+
+
+def test_an_end_is_recorded_and_found_by_number_and_by_id(store: Store) -> None:
+    for n, outcome in ((1, "approved"), (2, "cancelled")):
+        store.reserve(Pending(f"vid-{n}", NUMBER, ""), 60)
+        store.move(Pending(f"vid-{n}", NUMBER, ""), f"req-{n}", "twilio", 60)
+        assert store.delete(Pending(f"vid-{n}", NUMBER, f"req-{n}"), outcome)
+        time.sleep(0.01)  # ordered by start
+    store.reserve(Pending("vid-3", NUMBER, ""), 60)
+    # A start that sent nothing is released without an outcome: no record of it.
+    store.delete(Pending("vid-3", NUMBER, ""))
+
+    found = store.lookup(NUMBER)
+
+    assert [(r.id, r.outcome, r.provider, r.request_id) for r in found] == [
+        ("vid-2", "cancelled", "twilio", "req-2"), ("vid-1", "approved", "twilio", "req-1")]
+    assert all(r.number == "+1415*****71" and r.ended for r in found)
+    assert store.lookup("vid-3") == [] and store.lookup("+14155550000") == []
+    assert store.expired(10) == []
+
+
+def test_concurrent_sweeps_end_each_verification_once(store: Store) -> None:
+    for i in range(20):
+        store.reserve(Pending(f"vid-{i}", f"+1415555{i:04d}", ""), 1)
+    time.sleep(1.3)
+    swept: list[str] = []
+
+    def sweep() -> None:
+        while batch := store.expired(3):
+            swept.extend(r.id for r in batch)
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(swept) == sorted(f"vid-{i}" for i in range(20))
 
 
 def test_create_then_get_by_id(store: Store) -> None:
@@ -305,16 +364,19 @@ def test_memory_entries_expire() -> None:
     assert store.delete(entry) is False
 
 
-def test_memory_sweeps_entries_nobody_reads() -> None:
+def test_memory_entries_nobody_reads_are_ended_by_the_sweep() -> None:
     clock = FakeClock()
-    store = MemoryStore(clock=clock)
-    for i in range(MemoryStore.SWEEP_EVERY - 1):
+    store = MemoryStore(clock=clock, record_days=1)
+    for i in range(5):
         store.create(pending(f"old{i}", number=f"+1415555{i:04d}"), 10)
     clock.now += 11
-
     store.create(pending("fresh"), 10)
 
-    assert len(store) == 1
+    swept = store.expired(3) + store.expired(3) + store.expired(3)
+
+    assert sorted(r.id for r in swept) == [f"old{i}" for i in range(5)]
+    assert {r.outcome for r in swept} == {"expired"} and len(store) == 1
+    assert [r.outcome for r in store.lookup("+14155550000")] == ["expired"]
 
 
 def test_redis_entries_carry_the_ttl() -> None:
@@ -442,9 +504,10 @@ def test_app_entries_live_as_long_as_the_code_plus_a_margin(clean_redis_pending:
     assert started.status_code == 200
 
     record = f"otp:v:{{{started.json['verificationId']}}}"
-    assert clean_redis_pending.hgetall(record) == {"number": NUMBER, "rid": "req-ttl", "nonce": "", "checks": "0",
-                                                   "deliveries": "1", "unsettled": "0", "challenge": "",
-                                                   "provider": "vonage"}
+    fields = clean_redis_pending.hgetall(record)
+    assert float(fields.pop("started")) > 0
+    assert fields == {"number": NUMBER, "rid": "req-ttl", "nonce": "", "checks": "0", "deliveries": "1",
+                      "unsettled": "0", "challenge": "", "provider": "vonage", "address": "127.0.0.1", "caller": ""}
     assert clean_redis_pending.get(f"otp:n:{NUMBER}") == started.json["verificationId"]
     assert 175 <= clean_redis_pending.ttl(record) <= 180
 

@@ -1,11 +1,10 @@
 """The verification lifecycle: start (reserved in the store before any provider is asked), resend and
-cancel, a lost start's recovery; the checks are app.lifecycle.checks.
+cancel, a lost start's recovery; the checks are app.lifecycle.checks, the ends app.lifecycle.outcomes.
 
-Plain Python with explicit inputs: the caller (app.callers.Caller), the verification's id and the posted
-fields, already parsed. It holds a verification to its limits (app.limits), keeps it in the store
-(app.store) and asks the provider (app.providers), and answers typed results or the service's errors. It
-knows no Flask, no SDK and no driver, and never a provider's status codes or timing rules: a provider's
-errors say what happened (app.errors, app.providers). What it answers is in app.lifecycle.results.
+Plain Python with explicit inputs (the caller, the verification's id and the posted fields, parsed). It
+holds a verification to its limits (app.limits), keeps it in the store (app.store), asks the provider
+(app.providers) and answers typed results (app.lifecycle.results) or the service's errors. It knows no
+Flask, SDK or driver, nor a provider's status codes or timing rules: its errors say what happened.
 """
 
 from __future__ import annotations
@@ -49,8 +48,7 @@ TTL_MARGIN = 60
 # recorded (the web layer sets both from the providers' and the store's timeouts).
 CHECK_HOLD = 35.0
 START_HOLD = 15.0
-# The verification handle: 32 random bytes (256 bits), 43 URL-safe characters. Anything else is looked up
-# nowhere: it cannot name a verification.
+# The verification handle: 32 random bytes, 43 URL-safe characters; anything else names no verification.
 ID_BYTES = 32
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -110,7 +108,8 @@ class Lifecycle:
         # Written before any provider is asked, as the number's one pending verification: a store that cannot
         # take it is 503 before any SMS, and a concurrent send to the number is 409 (no provider asked: one
         # would send the pending code again, or could not see another provider's).
-        reserved = Pending(verification_id, number, "", nonce, challenge=challenge)
+        reserved = Pending(verification_id, number, "", nonce, challenge=challenge, address=caller.address,
+                           caller=caller.api_key)
         try:
             taken = self.store.reserve(reserved, self._start_hold)
         except StoreError:
@@ -121,19 +120,18 @@ class Lifecycle:
             later.start()
             raise
         if taken is not None:
-            self.outcomes.event("in_progress", number, caller)
+            self.outcomes.event("in_progress", reserved, caller)
             raise VerificationInProgressError()
         try:
             sent = self.provider.start(number)
         except VerificationInProgressError as exc:
             if not exc.request_id:
                 self._release(reserved)
-                self.outcomes.event("in_progress", number, caller)
+                self.outcomes.event("in_progress", reserved, caller)
                 raise
             # The provider has one in progress that no verification of ours holds (its record was lost): the
             # code is on its way, and this verification takes it.
-            self.outcomes.event("started", number, caller, event="verification_adopted")
-            sent = Sent(exc.request_id, self.provider.named(exc.provider))
+            sent, event = Sent(exc.request_id, self.provider.named(exc.provider)), "verification_adopted"
         except OtpError as exc:
             if not exc.may_have_sent:
                 self._release(reserved)
@@ -145,10 +143,11 @@ class Lifecycle:
             exc.kept = (verification_id, held.lifetime)
             raise
         else:
-            self.outcomes.event("started", number, caller)
+            event = "verification"
         held = sent.provider
         self._bind(reserved, sent)
         verification = replace(reserved, request_id=sent.request_id, provider=held.name)
+        self.outcomes.event("started", verification, caller, event=event)
         return Started(verification, self._delivery(1, held), held.lifetime)
 
     def _bind(self, reserved: Pending, sent: Sent) -> None:
@@ -195,17 +194,17 @@ class Lifecycle:
             raise
         if sent:
             # Recovering a lost start delivered the code just now: that is the delivery asked for.
-            self.outcomes.event("resent", verification.number, caller)
+            self.outcomes.event("resent", verification, caller)
             return Resent(verification, self._delivery(1, self.provider.named(verification.provider)))
         made = delivery(verification.id, verification.deliveries + 1)
         if self.provider.listed(verification.number):
             self.limits.count_send(caller)
-            moved = self._act(verification, self.provider.resend)
+            moved = self._act(verification, self.provider.resend, caller)
         else:
             with self.limits.send_budget(caller, verification.number, made) as send:
                 # A verification started past a budget pays a fresh solution for each resend (mostly voice).
                 send.take_budgets(lambda: self._challenges.redeem(solution), required=verification.challenge)
-                moved = self._act(verification, self.provider.resend)
+                moved = self._act(verification, self.provider.resend, caller)
         if moved is not None:
             return self._moved(caller, verification, moved)
         try:
@@ -213,7 +212,7 @@ class Lifecycle:
         except StoreError:
             # The code is on its way: say so. Only the token's amr misses the channel.
             log.error("could not count a delivery for %s", phone.mask(verification.number))
-        self.outcomes.event("resent", verification.number, caller)
+        self.outcomes.event("resent", replace(verification, deliveries=verification.deliveries + 1), caller)
         held = self.provider.named(verification.provider)
         return Resent(verification, self._delivery(verification.deliveries + 1, held))
 
@@ -226,14 +225,12 @@ class Lifecycle:
             # The new code is on its way, but a check would still go to the old provider: say it failed.
             log.error("could not record a verification moved to %s for %s", held.name, phone.mask(verification.number))
             raise
-        self.outcomes.event("moved", verification.number, caller)
         moved = replace(verification, request_id=sent.request_id, provider=held.name, deliveries=1, unsettled=False)
+        self.outcomes.event("moved", moved, caller)
         return Resent(moved, self._delivery(1, held), expires_in=held.lifetime)
 
     def _delivery(self, made: int, held: Provider) -> Delivery:
-        channels = held.channels
-        return Delivery(channels[min(made, len(channels)) - 1], channels[made] if made < len(channels) else None,
-                        self._resend_in)
+        return Delivery.of(held.channels, made, self._resend_in)
 
     def refused_check(self, caller: Caller) -> None:
         """Count a check or cancel that ended before the lifecycle (malformed): 429 past its caller's limits."""
@@ -266,25 +263,31 @@ class Lifecycle:
     def cancel(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
         """Cancel the caller's pending verification, at the provider and here; never while a check of it is
         at the provider (409: that check may be approved)."""
-        verification, hold = self.checks.take(self._held(caller, verification_id, number), count=False)
+        return self._cancel(caller, self._held(caller, verification_id, number))
+
+    def cancel_for_operator(self, verification_id: str) -> Pending:
+        """An operator's cancel (``flask otp cancel``): as a caller's, counted against no limit."""
+        return self._cancel(Caller("operator", "operator"), self.recovered(self.owned(verification_id, None))[0])
+
+    def _cancel(self, caller: Caller, held: Pending) -> Pending:
+        verification, hold = self.checks.take(held, count=False)
         try:
-            self._act(verification, self.provider.cancel)
+            self._act(verification, self.provider.cancel, caller)
         except OtpError as exc:
             if exc.ended != verification.id:
                 self.outcomes.settle(verification, hold)
             raise
-        self.outcomes.end(verification, "cancelled")
-        self.outcomes.event("cancelled", verification.number, caller)
+        self.outcomes.end(verification, "cancelled", caller)
         return verification
 
-    def _act(self, verification: Pending, action: Callable[[Pending], T]) -> T:
+    def _act(self, verification: Pending, action: Callable[[Pending], T], caller: Caller) -> T:
         """Run a resend or cancel at the provider. One the provider says is over is forgotten (410) unless
         a lost check may have approved it (app.lifecycle.checks); one it refuses while the code stays valid,
         or that it says was approved, is kept (409)."""
         try:
             return action(verification)
         except VerificationExpiredError as exc:
-            answer = self.checks.over(verification, exc)
+            answer = self.checks.over(verification, exc, caller)
             if answer is exc:
                 raise
             raise answer from exc

@@ -81,32 +81,28 @@ class Checks:
             raise
 
     def _check(self, caller: Caller, counted: Pending, code: str) -> Approved:
-        number = counted.number
         state = self.provider.status(counted) if counted.unsettled else State.IN_PROGRESS
         if state is State.APPROVED:
             # An earlier check was approved and its answer lost: this one gets what that one should have.
             return self._approved(counted, caller)
         if counted.checks > MAX_CHECKS:
-            self.outcomes.end(counted, "too_many_attempts")
+            self.outcomes.end(counted, "too_many_attempts", caller)
             self.outcomes.cancel_quietly(counted)
-            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
             # Providers end a verification after fewer wrong codes than this, so the cap is mostly reached by
             # checks that ended in faults: say what happened, not "wrong codes".
             raise ended(TooManyAttemptsError("This code was checked too many times. Please request a new code."),
                         counted)
         if state is State.ENDED:
-            self.outcomes.end(counted, "expired")
-            self.outcomes.event("expired", number, caller, event="code_checked")
+            self.outcomes.end(counted, "expired", caller)
             raise ended(VerificationExpiredError(), counted)
         try:
             self.provider.check(counted, code)
         except WrongCodeError:
             # The entry stays: a person who mistyped tries again with the same code.
-            self.outcomes.event("wrong_code", number, caller, event="code_checked")
+            self.outcomes.event("wrong_code", counted, caller, event="code_checked")
             raise
         except TooManyAttemptsError as exc:
-            self.outcomes.end(counted, "too_many_attempts")
-            self.outcomes.event("too_many_attempts", number, caller, event="code_checked")
+            self.outcomes.end(counted, "too_many_attempts", caller)
             exc.ended = counted.id
             raise
         except VerificationExpiredError as exc:
@@ -117,15 +113,14 @@ class Checks:
                     return self._approved(counted, caller)
                 if state is State.UNKNOWN:
                     # The provider cannot be asked. The entry is left to expiry: a later check asks again.
-                    self.outcomes.event("expired", number, caller, event="code_checked")
+                    self.outcomes.event("unknown", counted, caller, event="code_checked")
                     raise VerificationExpiredError(LOST_ANSWER) from exc
-            self.outcomes.end(counted, "expired")
-            self.outcomes.event("expired", number, caller, event="code_checked")
+            self.outcomes.end(counted, "expired", caller)
             exc.ended = counted.id
             raise
         return self._approved(counted, caller)
 
-    def over(self, verification: Pending, exc: VerificationExpiredError) -> OtpError:
+    def over(self, verification: Pending, exc: VerificationExpiredError, caller: Caller) -> OtpError:
         """What a resend or cancel the provider called over should answer. One whose earlier check's answer
         was lost may have been approved: then it says so and the verification is kept, for the next check to
         answer the token; one the provider cannot tell about is kept too, to expire."""
@@ -135,16 +130,15 @@ class Checks:
                 return VerificationApprovedError(APPROVED_ALREADY)
             if state is State.UNKNOWN:
                 return VerificationExpiredError(LOST_ANSWER)
-        self.outcomes.end(verification, "expired")
+        self.outcomes.end(verification, "expired", caller)
         return ended(exc, verification)
 
     def _approved(self, counted: Pending, caller: Caller) -> Approved:
         """End the verification and answer its approval, once: the check that ends it is Approved, any other
         that learns of the same approval 404, so that one approval never yields two tokens."""
-        if not self.outcomes.end(counted, "approved"):
+        if not self.outcomes.end(counted, "approved", caller):
             raise ended(NoPendingVerificationError(), counted)
         if not self.provider.listed(counted.number):  # a test number took no budget slots
             made = range(1, counted.deliveries + 1)
             self.limits.converted(caller, counted.number, [delivery(counted.id, n) for n in made])
-        self.outcomes.event("approved", counted.number, caller, event="code_checked")
         return Approved(counted, self.provider.named(counted.provider).channels[:counted.deliveries])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,12 @@ class Delivery:
     channel: str
     next_channel: str | None
     resend_in: int
+
+    @classmethod
+    def of(cls, channels: Sequence[str], made: int, resend_in: int) -> Delivery:
+        """Delivery number ``made`` of a provider whose steps go by ``channels``."""
+        return cls(channels[min(made, len(channels)) - 1], channels[made] if made < len(channels) else None,
+                   resend_in)
 
 
 @dataclass(frozen=True)

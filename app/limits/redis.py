@@ -62,7 +62,7 @@ def _evalsha(client: Redis, calls: Sequence[tuple[Script, tuple[Any, ...]]]) -> 
 
 def close(storage: RedisStorage) -> None:
     """Release a Redis limits storage's connections."""
-    from ..store.redis import close_client
+    from ..store.redis_client import close_client
 
     close_client(storage.get_connection())
 
@@ -72,7 +72,7 @@ def storage_options(url: str, timeout: float) -> dict[str, Any]:
     waits when all its connections are busy: redis-py's default pool raises MaxConnectionsError past 100
     concurrent requests."""
     if url.startswith(("redis://", "rediss://")):
-        from ..store.redis import blocking_pool
+        from ..store.redis_client import blocking_pool
 
         return {"connection_pool": blocking_pool(url, timeout)}
     if url.startswith("redis"):

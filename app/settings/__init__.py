@@ -62,8 +62,7 @@ def _data(info: ValidationInfo, name: str, default: Any = None) -> Any:
 class Settings(BaseSettings):
     """Every setting of the service, checked."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True,
-                                      validate_default=False)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True, validate_default=False)
 
     # The providers starts try, in order: the next one when a provider certainly did not send.
     OTP_PROVIDER: Annotated[tuple[ProviderName, ...], NoDecode] = (ProviderName.VONAGE,)
@@ -73,6 +72,7 @@ class Settings(BaseSettings):
     # Seconds any one store or rate-limit storage operation may take (Redis and PostgreSQL): past it, 503.
     OTP_STORE_TIMEOUT: float = Field(2, ge=0.1, le=30)
     OTP_RECORD_DAYS: int = Field(30, ge=0, le=3650)
+    OTP_SWEEP_SECONDS: float = Field(10, ge=0, le=3600)  # how often each process ends expired verifications
     OTP_RECORD_KEY: str = Field("", repr=False, validate_default=True)
     OTP_RATELIMIT_STORAGE_URL: str = Field("", repr=False, validate_default=True)
     VONAGE_VERIFY_API: Literal["legacy", "v2"] = "legacy"

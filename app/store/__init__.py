@@ -10,9 +10,10 @@ One module per backend family; each imports its own driver, and nothing else imp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from .. import phone
 from ..errors import ConfigError
 
 
@@ -38,6 +39,39 @@ class Pending:
     provider: str = ""
     # begin_check's answer only: another check (or a cancel) holds the verification, nothing was counted.
     busy: bool = False
+    # Who started it (the client's address, the API key's name) and when (epoch seconds): its end's log
+    # event names them, whatever ends it (expiry included), and a support lookup shows them.
+    address: str = ""
+    caller: str = ""
+    # Set by the store that keeps it; not part of what a verification is (two reads compare equal).
+    started: float = field(default=0.0, compare=False)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the store knows of one verification, pending or ended, for its end's event and for a support
+    lookup: never the number (masked only), the code or the nonce."""
+
+    id: str
+    number: str  # masked
+    country: str
+    provider: str
+    request_id: str
+    deliveries: int
+    checks: int
+    started: float
+    # '' while pending; else approved, expired, too_many_attempts, cancelled.
+    outcome: str = ""
+    ended: float | None = None
+    address: str = ""
+    caller: str = ""
+
+
+def record_of(pending: Pending, outcome: str = "", ended: float | None = None) -> Record:
+    """The record of a verification the store holds in full."""
+    return Record(pending.id, phone.mask(pending.number), phone.country(pending.number), pending.provider,
+                  pending.request_id, pending.deliveries, pending.checks, pending.started, outcome, ended,
+                  pending.address, pending.caller)
 
 
 class Store(Protocol):
@@ -80,6 +114,14 @@ class Store(Protocol):
         """Remove the verification (and the number's index when it still names it); True when removed.
         ``outcome`` (approved, expired, too_many_attempts, cancelled) goes to the record, where one is kept."""
 
+    def expired(self, limit: int) -> list[Record]:
+        """End up to ``limit`` verifications whose time ran out with no end (no check, cancel or approval):
+        each is recorded as expired and answered once, to one caller of all the workers that share the store."""
+
+    def lookup(self, key: str) -> list[Record]:
+        """The verifications of ``key``, a verification id or an E.164 number, pending and ended (as long as
+        records are kept), newest first."""
+
     def ping(self) -> None:
         """Raise StoreError unless the backend answers."""
 
@@ -105,11 +147,11 @@ def store_from_url(url: str, *, channels: Mapping[str, Sequence[str]] | None = N
     if backend == "memory":
         from .memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(record_days=record_days)
     if backend == "redis":
         from .redis import RedisStore
 
-        return RedisStore.from_url(url, timeout=timeout)
+        return RedisStore.from_url(url, timeout=timeout, record_days=record_days, record_key=record_key.encode())
     if backend == "sql":
         from .sql import SqlStore
 

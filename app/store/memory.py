@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from . import Pending
+from . import Pending, Record, record_of
+
+# Ended verifications kept for lookups in this process: the newest, up to this many.
+MAX_RECORDS = 10_000
 
 
 @dataclass
@@ -22,21 +25,21 @@ class _Entry:
 class MemoryStore:
     """Dicts with expiry behind a lock: one process only (the dev server or a single worker)."""
 
-    SWEEP_EVERY = 1024
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, record_days: int = 0,
+                 wall: Callable[[], float] = time.time) -> None:
         self._data: dict[str, _Entry] = {}
         self._index: dict[str, str] = {}
+        # Ended verifications with their numbers, oldest first (dicts keep insertion order).
+        self._records: dict[str, tuple[str, Record]] = {}
+        self._record_seconds = record_days * 86_400
         self._lock = threading.Lock()
         self._clock = clock
-        self._creates = 0
+        self._wall = wall
 
     def _live(self, verification_id: str) -> _Entry | None:
+        # An entry whose time ran out stays until expired() ends it (and records it): it is just not served.
         entry = self._data.get(verification_id)
-        if entry is not None and entry.expires_at <= self._clock():
-            self._drop(entry.pending)
-            return None
-        return entry
+        return None if entry is None or entry.expires_at <= self._clock() else entry
 
     def _drop(self, pending: Pending) -> None:
         del self._data[pending.id]
@@ -48,14 +51,21 @@ class MemoryStore:
             self._put(pending, ttl)
 
     def _put(self, pending: Pending, ttl: int) -> None:
-        now = self._clock()
-        self._data[pending.id] = _Entry(pending, now + ttl)
+        started = pending.started or self._wall()
+        self._data[pending.id] = _Entry(replace(pending, started=started), self._clock() + ttl)
         self._index[pending.number] = pending.id
-        self._creates += 1
-        if self._creates % self.SWEEP_EVERY == 0:
-            # Entries nobody reads again would otherwise stay forever.
-            for entry in [e for e in self._data.values() if e.expires_at <= now]:
-                self._drop(entry.pending)
+
+    def _record(self, pending: Pending, outcome: str) -> Record:
+        record = record_of(pending, outcome, self._wall())
+        if self._record_seconds:
+            self._records[pending.id] = (pending.number, replace(record, address=""))  # the end's event had it
+            while len(self._records) > MAX_RECORDS:
+                del self._records[next(iter(self._records))]
+            for key, (_, old) in list(self._records.items())[:100]:  # oldest first
+                if (old.ended or 0) >= (record.ended or 0) - self._record_seconds:
+                    break
+                del self._records[key]
+        return record
 
     def reserve(self, pending: Pending, ttl: int) -> Pending | None:
         with self._lock:
@@ -117,10 +127,33 @@ class MemoryStore:
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         with self._lock:
-            if self._live(pending.id) is None:
+            entry = self._live(pending.id)
+            if entry is None:
+                if outcome == "approved" and pending.id in self._records:
+                    # A concurrent check ended it first, with the provider's "verified already": approved.
+                    number, record = self._records[pending.id]
+                    self._records[pending.id] = (number, replace(record, outcome=outcome))
                 return False
-            self._drop(pending)
+            self._drop(entry.pending)
+            if outcome:
+                self._record(entry.pending, outcome)
             return True
+
+    def expired(self, limit: int) -> list[Record]:
+        with self._lock:
+            now = self._clock()
+            ran_out = [e.pending for e in self._data.values() if e.expires_at <= now][:limit]
+            for pending in ran_out:
+                self._drop(pending)
+            return [self._record(pending, "expired") for pending in ran_out]
+
+    def lookup(self, key: str) -> list[Record]:
+        with self._lock:
+            live = [e.pending for e in self._data.values()
+                    if (e.pending.id == key or e.pending.number == key) and e.expires_at > self._clock()]
+            ended = [r for number, r in self._records.values() if key in (r.id, number)]
+        found = [record_of(p) for p in live] + ended
+        return sorted(found, key=lambda r: r.started, reverse=True)
 
     def ping(self) -> None:
         return None

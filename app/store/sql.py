@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import phone
 from ..errors import ConfigError, StoreError
-from . import Pending
+from . import Pending, Record, record_of
 from .sql_engine import DEADLINE, engine_for, schema_problem
 from .sql_tables import Base, ClaimRow, PendingRow, RecordRow
 
@@ -46,13 +46,24 @@ SWEEP_ROWS = 100
 
 
 _COLUMNS = (PendingRow.id, PendingRow.number, PendingRow.request_id, PendingRow.nonce, PendingRow.checks,
-            PendingRow.lost, PendingRow.deliveries, PendingRow.challenge, PendingRow.provider)
+            PendingRow.lost, PendingRow.deliveries, PendingRow.challenge, PendingRow.provider, PendingRow.address,
+            PendingRow.caller, PendingRow.created_at)
+_RECORDS = (RecordRow.id, RecordRow.number_masked, RecordRow.country, RecordRow.provider, RecordRow.request_id,
+            RecordRow.sends, RecordRow.checks, RecordRow.started_at, RecordRow.outcome, RecordRow.finished_at,
+            RecordRow.caller)
 
 
 def _pending(row: Any, busy: bool = False) -> Pending:
     """The verification a row holds."""
     return Pending(row.id, row.number, row.request_id, row.nonce, row.checks, row.deliveries,
-                   unsettled=bool(row.lost), challenge=row.challenge, provider=row.provider, busy=busy)
+                   unsettled=bool(row.lost), challenge=row.challenge, provider=row.provider, busy=busy,
+                   address=row.address, caller=row.caller, started=row.created_at)
+
+
+def _record(row: Any) -> Record:
+    """The record a record row holds."""
+    return Record(row.id, row.number_masked, row.country, row.provider, row.request_id, row.sends, row.checks,
+                  row.started_at.timestamp(), row.outcome, row.finished_at.timestamp(), caller=row.caller)
 
 
 class SqlStore:
@@ -113,10 +124,9 @@ class SqlStore:
         connection.execute(upsert(PendingRow).values(
             id=pending.id, number=pending.number, request_id=pending.request_id, nonce=pending.nonce,
             checks=pending.checks, lost=int(pending.unsettled), deliveries=pending.deliveries,
-            challenge=pending.challenge, provider=pending.provider, created_at=now, expires_at=now + ttl,
+            challenge=pending.challenge, provider=pending.provider, address=pending.address, caller=pending.caller,
+            created_at=pending.started or now, expires_at=now + ttl,
         ).on_conflict_do_nothing(index_elements=[PendingRow.id]))
-        expired = select(PendingRow.id).where(PendingRow.expires_at <= now).limit(SWEEP_ROWS)
-        connection.execute(delete(PendingRow).where(PendingRow.id.in_(expired)))
 
     def reserve(self, pending: Pending, ttl: int) -> Pending | None:
         now = self._clock()
@@ -206,25 +216,63 @@ class SqlStore:
             connection.execute(delete(ClaimRow).where(ClaimRow.number == pending.number,
                                                       ClaimRow.verification_id == pending.id))
             row = connection.execute(delete(PendingRow).where(PendingRow.id == pending.id).returning(
-                PendingRow.checks, PendingRow.deliveries, PendingRow.created_at)).first()
+                *_COLUMNS)).first()
             if row is None:
                 if outcome == "approved" and self._record_days:
                     # A concurrent check of the same verification ended it first, with Vonage's "verified
                     # already" for its own try: the approval is what happened.
                     connection.execute(update(RecordRow).where(RecordRow.id == pending.id).values(outcome=outcome))
                 return False
-            if outcome and self._record_days:
-                connection.execute(insert(RecordRow).values(
-                    id=pending.id, country=phone.country(pending.number), number_hash=self.number_hash(pending.number),
-                    channel=",".join(dict.fromkeys(self._channels.get(pending.provider, ())[:row.deliveries])),
-                    sends=row.deliveries,
-                    checks=row.checks, outcome=outcome, finished_at=now,
-                    started_at=datetime.fromtimestamp(row.created_at, UTC)))
-                old = select(RecordRow.id).where(
-                    RecordRow.finished_at < now - timedelta(days=self._record_days)).limit(SWEEP_ROWS)
-                connection.execute(delete(RecordRow).where(RecordRow.id.in_(old)))
+            if outcome:
+                self._keep(connection, [_pending(row)], outcome, now)
             return True
         return bool(self._run(work))
+
+    def _keep(self, connection: Any, ended: list[Pending], outcome: str, now: datetime) -> list[Record]:
+        """Write the records of verifications that ended (where records are kept), and answer them."""
+        records = [replace(record_of(p, outcome, now.timestamp()), address=p.address) for p in ended]
+        if self._record_days and ended:
+            connection.execute(insert(RecordRow), [dict(
+                id=p.id, country=phone.country(p.number), number_hash=self.number_hash(p.number),
+                number_masked=phone.mask(p.number), provider=p.provider, request_id=p.request_id, caller=p.caller,
+                channel=",".join(dict.fromkeys(self._channels.get(p.provider, ())[:p.deliveries])),
+                sends=p.deliveries, checks=p.checks, outcome=outcome, finished_at=now,
+                started_at=datetime.fromtimestamp(p.started, UTC)) for p in ended])
+            old = select(RecordRow.id).where(
+                RecordRow.finished_at < now - timedelta(days=self._record_days)).limit(SWEEP_ROWS)
+            connection.execute(delete(RecordRow).where(RecordRow.id.in_(old)))
+        return records
+
+    def expired(self, limit: int) -> list[Record]:
+        now = self._clock()
+
+        def work(connection: Any) -> list[Record]:
+            # One DELETE ... RETURNING takes each row once: a concurrent sweep skips the rows this one locked
+            # (PostgreSQL) or waits for the database's lock (SQLite), then finds them gone.
+            due = select(PendingRow.id).where(PendingRow.expires_at <= now).order_by(PendingRow.expires_at).limit(limit)
+            if self._engine.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = connection.execute(delete(PendingRow).where(PendingRow.id.in_(due)).returning(*_COLUMNS)).all()
+            ended = [_pending(row) for row in rows]
+            if ended:
+                connection.execute(delete(ClaimRow).where(ClaimRow.verification_id.in_([p.id for p in ended])))
+            return self._keep(connection, ended, "expired", datetime.fromtimestamp(now, UTC))
+        found: list[Record] = self._run(work)
+        return found
+
+    def lookup(self, key: str) -> list[Record]:
+        now = self._clock()
+        by_number = key.startswith("+")
+
+        def work(connection: Any) -> list[Record]:
+            live = connection.execute(select(*_COLUMNS).where(
+                PendingRow.number == key if by_number else PendingRow.id == key, PendingRow.expires_at > now)).all()
+            ended = connection.execute(select(*_RECORDS).where(
+                RecordRow.number_hash == self.number_hash(key) if by_number else RecordRow.id == key).order_by(
+                RecordRow.started_at.desc()).limit(50)).all()
+            return [record_of(_pending(row)) for row in live] + [_record(row) for row in ended]
+        found: list[Record] = self._run(work)
+        return sorted(found, key=lambda r: r.started, reverse=True)
 
     def number_hash(self, number: str) -> str:
         """The keyed hash a record keeps instead of the number."""

@@ -32,6 +32,9 @@ class PendingRow(Base):
     challenge: Mapped[str] = mapped_column(String(16), default="", server_default="")
     # The provider that started it ('' for a verification stored before 0003: Vonage's).
     provider: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # Who started it: the client's address and the API key's name (its end's log event names them).
+    address: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    caller: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[float] = mapped_column(Float(53))
     expires_at: Mapped[float] = mapped_column(Float(53))
 
@@ -64,6 +67,10 @@ class RecordRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     country: Mapped[str] = mapped_column(String(2))
     number_hash: Mapped[str] = mapped_column(String(64))
+    number_masked: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    provider: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    request_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    caller: Mapped[str] = mapped_column(String(64), default="", server_default="")
     channel: Mapped[str] = mapped_column(String(64))
     sends: Mapped[int] = mapped_column(Integer)
     checks: Mapped[int] = mapped_column(Integer)
@@ -74,4 +81,5 @@ class RecordRow(Base):
     __table_args__ = (
         Index("ix_otp_record_finished", "finished_at"),
         Index("ix_otp_record_country_finished", "country", "finished_at"),
+        Index("ix_otp_record_number", "number_hash", "started_at"),
     )

@@ -16,6 +16,7 @@ from ..captcha import Captcha
 from ..challenge import Challenges
 from ..errors import OriginNotAllowedError, UnauthorizedError
 from ..lifecycle import Lifecycle
+from ..lifecycle.outcomes import Sweeper
 from ..limits import Limits
 from ..logs import request_id
 from ..providers.registry import providers_from_settings
@@ -104,11 +105,14 @@ def _services(app: Flask, settings: Settings) -> None:
     challenges = Challenges(settings.OTP_CHALLENGE_KEY.encode() or tokens.derived_secret("challenge key"),
                             settings.OTP_CHALLENGE_DIFFICULTY, limits.storage)
     app.extensions["otp_challenges"] = challenges
-    app.extensions["otp_lifecycle"] = Lifecycle(
+    app.extensions["otp_lifecycle"] = lifecycle = Lifecycle(
         store=store, provider=provider, limits=limits,
         captcha=Captcha(settings.OTP_CAPTCHA, settings.OTP_CAPTCHA_SECRET), challenges=challenges,
         allowed_countries=settings.OTP_ALLOWED_COUNTRIES, allowed_kinds=settings.OTP_ALLOWED_NUMBER_TYPES,
         **_holds(settings))
+    # Each process ends the verifications whose time ran out (their events, records and metric), from its
+    # first request on: started after gunicorn's fork, in every worker.
+    app.extensions["otp_sweeper"] = Sweeper(lifecycle.outcomes.sweep, settings.OTP_SWEEP_SECONDS)
     metrics.preinitialise(__version__, [p.name for p in provider.providers])
     store_kind, limits_kind = _scheme(settings.OTP_STORE_URL), _scheme(settings.OTP_RATELIMIT_STORAGE_URL)
     log.info("otp-service %s: provider %s, store %s, limits storage %s, %d test numbers", __version__,
@@ -168,8 +172,11 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
 
     page_csp = html_csp(settings.OTP_CAPTCHA if settings.OTP_CAPTCHA_SITE_KEY else "")
 
+    sweeper = app.extensions["otp_sweeper"]
+
     @app.before_request
     def start_clock() -> None:
+        sweeper.ensure()
         g.started = time.perf_counter()
         metrics.last_provider_ms.set(None)  # a thread serves many requests: no latency from an earlier one
 

@@ -36,7 +36,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OtpError)
     def handle_otp_error(exc: OtpError) -> Response:
         if exc.status >= 500:
-            VERIFICATIONS.labels("failed", "").inc()
+            VERIFICATIONS.labels("failed", "", "", exc.provider).inc()
         if isinstance(exc, RateLimitedError):
             RATE_LIMITED.labels(request.endpoint or "unmatched", exc.scope).inc()
         details = exc.details if exc.kept is None else {**exc.details, "verificationId": exc.kept[0]}
