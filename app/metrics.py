@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
@@ -20,6 +20,8 @@ REQUEST_LATENCY = Histogram("otp_http_request_duration_seconds", "Time to answer
 VERIFICATIONS = Counter("otp_verifications", "Verification events and ends: started, resent, moved, wrong_code, "
                         "in_progress, unknown, failed; ends: approved, expired, too_many_attempts, cancelled.",
                         ["outcome", "country", "channel", "provider"])
+# Error answers by their machine code ({"error", "code"}): a bounded set, the codes the OpenAPI document lists.
+ERRORS = Counter("otp_errors", "Error answers, by endpoint and the answer's code.", ["endpoint", "code"])
 RATE_LIMITED = Counter("otp_rate_limit_hits", "Requests refused by a rate limit, by the limit's scope.",
                        ["endpoint", "scope"])
 # A send past a shared budget: asked for a challenge (428), or let through with a solution or a CAPTCHA.
@@ -66,11 +68,18 @@ VERBS = {"otp.request_otp": SEND_SCOPES, "otp.resend_otp": SEND_SCOPES, "otp.che
          "otp.cancel_otp": CHECK_SCOPES}
 
 
-def preinitialise(version: str, providers: Sequence[str]) -> None:
+def preinitialise(version: str, providers: Mapping[str, Sequence[str]], countries: Collection[str] = ()) -> None:
     """Make the series whose label values are known at startup, at zero, so that a rate over them is 0 from
     the first scrape (a series that appears with its first event hides that event from rate() and increase()),
-    and say which version runs."""
+    and say which version runs. ``providers``: each one's channels; ``countries``: the allowlist, when there is
+    one (the only case where the countries are known)."""
     BUILD_INFO.labels(version).set(1)
+    for country in countries:
+        for provider, channels in providers.items():
+            for outcome in ("started", "approved", "expired"):
+                VERIFICATIONS.labels(outcome, country, channels[0], provider)
+        for event in ("taken", "converted", "unsent"):
+            DELIVERIES.labels(event, country)
     for endpoint, scopes in VERBS.items():
         for scope in scopes:
             RATE_LIMITED.labels(endpoint, scope)

@@ -25,7 +25,7 @@ import pytest
 import redis
 import requests
 
-from .conftest import API_KEY, API_SECRET, ISSUER, REDIS_URL, SIGNING_KEY_PEM, localhost_tls, migrate
+from .conftest import API_KEY, API_SECRET, ISSUER, NUMBER, REDIS_URL, SIGNING_KEY_PEM, localhost_tls, migrate
 
 # Real servers and real waits: `make test-fast` skips these; `make test` (and CI) runs them.
 pytestmark = pytest.mark.slow
@@ -245,8 +245,9 @@ def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand
 
     # /metrics sums both workers (prometheus_client's multiprocess mode, set up by gunicorn.conf.py).
     metrics = requests.get(service.base + "/metrics", timeout=5).text
-    assert re.search(r'^otp_verifications_total\{country="US",outcome="approved"\} 20\.0$', metrics, re.M)
-    assert re.search(r'^otp_verifications_total\{country="",outcome="wrong_code"\} 20\.0$', metrics, re.M)
+    for outcome in ("approved", "wrong_code"):
+        labels = f'channel="sms",country="US",outcome="{outcome}",provider="vonage"'
+        assert re.search(rf"^otp_verifications_total\{{{labels}\}} 20\.0$", metrics, re.M)
     # Every access-log line is a JSON object with the request's fields.
     access = [json.loads(line) for line in service.log_path.read_text().splitlines() if "gunicorn.access" in line]
     assert len(access) >= 60
@@ -266,6 +267,38 @@ def test_twenty_flows_across_two_workers_then_a_restart(service: Gunicorn, stand
     token = resp.json()["token"]
     claims = jwt.decode(token, jwks.get_signing_key_from_jwt(token).key, algorithms=["ES256"], issuer=ISSUER)
     assert claims["phone_number"] == number
+
+
+def test_each_worker_sweeps_and_an_expired_code_is_reported_once(stand_in: tuple[StandIn, Path],
+                                                                clean_redis_pending: redis.Redis,
+                                                                tmp_path: Path) -> None:
+    _, ca_path = stand_in
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VONAGE_", "OTP_"))}
+    env.update(OTP_PROVIDER="vonage", VONAGE_API_KEY=API_KEY, VONAGE_API_SECRET=API_SECRET,
+               VONAGE_API_HOST=f"127.0.0.1:{stand_in[0].server_address[1]}", REQUESTS_CA_BUNDLE=str(ca_path),
+               OTP_STORE_URL=REDIS_URL, OTP_TOKEN_ISSUER=ISSUER, OTP_TOKEN_PRIVATE_KEY=SIGNING_KEY_PEM,
+               OTP_SWEEP_SECONDS="0.3")
+    # gevent workers, as gunicorn.conf.py runs them: the sweep is a greenlet of each.
+    server = Gunicorn(env, tmp_path / "gunicorn.log", args=["--workers", "2"])
+    server.start()
+    try:
+        started = server.post("/request-otp", {"phoneNumber": NUMBER}).json()["verificationId"]
+        for _ in range(6):  # reach both workers, so that both sweep
+            requests.get(server.base + "/healthz", timeout=5)
+        clean_redis_pending.delete(f"otp:v:{{{started}}}")  # as its TTL would, a minute after the code's
+        clean_redis_pending.zadd("otp:x", {started: time.time() - 1})
+        deadline = time.monotonic() + 10
+        while '"verification_ended"' not in server.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # every worker swept a few more times
+    finally:
+        server.stop()
+
+    ended = [json.loads(line) for line in server.log_path.read_text().splitlines()
+             if '"verification_ended"' in line]
+    # Both workers swept it; the one that took it from the expiry set reported it.
+    assert [(e["outcome"], e["number"], e["client"]) for e in ended] == [("expired", "+1415*****71", "127.0.0.1")]
+    assert ended[0]["provider_request_id"]
 
 
 def test_a_vonage_that_does_not_answer_gets_504(service: Gunicorn, stand_in: tuple[StandIn, Path]) -> None:

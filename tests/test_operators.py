@@ -97,7 +97,8 @@ def test_one_version_in_the_package_the_openapi_document_the_metric_and_the_star
 def test_rate_limit_series_exist_at_zero_before_any_hit() -> None:
     # A fresh process: this one's counters carry every earlier test's hits.
     script = ("from app import create_app\n"
-              "print(create_app({'OTP_PROVIDER': 'console'}).test_client().get('/metrics').get_data(as_text=True))")
+              "app = create_app({'OTP_PROVIDER': 'console', 'OTP_ALLOWED_COUNTRIES': 'GB,IE'})\n"
+              "print(app.test_client().get('/metrics').get_data(as_text=True))")
     exposed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT,
                              env={"PATH": os.environ["PATH"]}).stdout
 
@@ -105,6 +106,11 @@ def test_rate_limit_series_exist_at_zero_before_any_hit() -> None:
                             ("otp.check_otp", "check-ip"), ("otp.cancel_otp", "check-number")):
         assert f'otp_rate_limit_hits_total{{endpoint="{endpoint}",scope="{scope}"}} 0.0' in exposed
     assert 'otp_provider_latency_seconds_count{operation="start",provider="console"} 0.0' in exposed
+    # With an allowlist the countries are known too: conversion per country is a rate from the start.
+    for country in ("GB", "IE"):
+        for outcome in ("started", "approved", "expired"):
+            labels = f'channel="sms",country="{country}",outcome="{outcome}",provider="console"'
+            assert f"otp_verifications_total{{{labels}}} 0.0" in exposed
 
 
 # --- which limit refused ----------------------------------------------------------------------------

@@ -123,6 +123,8 @@ class Sweeper:
         self._seconds = seconds
         self._pid = 0
         self._lock = threading.Lock()
+        # Its own generator: the global one's state belongs to whoever else uses it.
+        self._jitter = random.Random()
 
     def ensure(self) -> None:
         """Start the sweeper of this process unless it runs (after a fork, the child starts its own)."""
@@ -135,7 +137,7 @@ class Sweeper:
 
     def _run(self) -> None:
         while True:
-            time.sleep(self._seconds * random.uniform(0.9, 1.1))
+            time.sleep(self._seconds * self._jitter.uniform(0.9, 1.1))
             try:
                 self._sweep()
             except Exception:  # a sweep must never end the thread; the next one tries again

@@ -113,7 +113,8 @@ def _services(app: Flask, settings: Settings) -> None:
     # Each process ends the verifications whose time ran out (their events, records and metric), from its
     # first request on: started after gunicorn's fork, in every worker.
     app.extensions["otp_sweeper"] = Sweeper(lifecycle.outcomes.sweep, settings.OTP_SWEEP_SECONDS)
-    metrics.preinitialise(__version__, [p.name for p in provider.providers])
+    metrics.preinitialise(__version__, {p.name: p.channels for p in provider.providers},
+                          settings.OTP_ALLOWED_COUNTRIES)
     store_kind, limits_kind = _scheme(settings.OTP_STORE_URL), _scheme(settings.OTP_RATELIMIT_STORAGE_URL)
     log.info("otp-service %s: provider %s, store %s, limits storage %s, %d test numbers", __version__,
              _providers_line(settings), store_kind, limits_kind, len(settings.OTP_TEST_NUMBERS),

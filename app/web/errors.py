@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import OtpError, RateLimitedError
-from ..metrics import RATE_LIMITED, VERIFICATIONS
+from ..metrics import ERRORS, RATE_LIMITED, VERIFICATIONS
 
 HTTP_CODES = {
     400: ("bad_request", "The request is not valid."),
@@ -23,6 +23,8 @@ def error_response(status: int, code: str, message: str, retry_after: int | None
     """Build the one JSON error body every failure uses (``details``: more fields beside error and code)."""
     response = jsonify(error=message, code=code, **(details or {}))
     response.status_code = status
+    if has_request_context():
+        ERRORS.labels(request.endpoint or "unmatched", code).inc()
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     response.headers.update(headers or {})
