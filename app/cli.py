@@ -134,7 +134,11 @@ def _ago(seconds: float) -> str:
     return f"{int(seconds)} s"
 
 
-@otp.command("lookup")
+# A verification id may begin with '-' (URL-safe base64): taken as the argument, never as an option.
+AN_ID_MAY_LOOK_LIKE_AN_OPTION = {"ignore_unknown_options": True}
+
+
+@otp.command("lookup", context_settings=AN_ID_MAY_LOOK_LIKE_AN_OPTION)
 @click.argument("number_or_id")
 @with_appcontext
 def lookup(number_or_id: str) -> None:
@@ -165,7 +169,7 @@ def lookup(number_or_id: str) -> None:
                    + (f"\n  caller      {record.caller}" if record.caller else ""))
 
 
-@otp.command("cancel")
+@otp.command("cancel", context_settings=AN_ID_MAY_LOOK_LIKE_AN_OPTION)
 @click.argument("verification_id")
 @with_appcontext
 def cancel(verification_id: str) -> None:

@@ -154,6 +154,10 @@ def test_cancel_ends_a_verification_at_its_provider_and_says_so(redis_app: Flask
 
 def test_lookup_refuses_what_is_neither_a_number_nor_an_id_and_says_when_nothing_is_known(redis_app: Flask) -> None:
     runner = redis_app.test_cli_runner()
+    # An id may begin with '-': it is still the argument.
+    dashed = runner.invoke(otp, ["lookup", "-g" + "x" * 41])
+    assert dashed.exit_code == 0 and "Nothing known" in dashed.output
+    assert "no pending verification" in runner.invoke(otp, ["cancel", "-g" + "x" * 41]).output
 
     assert runner.invoke(otp, ["lookup", "hello"]).exit_code == 2
     nothing = runner.invoke(otp, ["lookup", "+14155550000"])
