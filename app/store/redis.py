@@ -10,6 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from .. import phone
 from ..errors import StoreError
@@ -59,6 +61,8 @@ class RedisStore:
                  record_key: bytes = b"") -> None:
         self._redis = client
         self._prefix = prefix
+        # One server (not a Cluster, whose pipelines cannot run scripts): a verb's commands share round trips.
+        self._single = not isinstance(client, RedisCluster)
         self._record_seconds = record_days * 86_400
         self._record_key = record_key
         self._begin_check = client.register_script(BEGIN_CHECK)
@@ -144,21 +148,26 @@ class RedisStore:
 
     def reserve(self, pending: Pending, ttl: int) -> Pending | None:
         # The record first (its own key, in a Cluster its own slot), then the number's index: a concurrent
-        # send finds either no claim, or a claim whose record exists.
+        # send finds either no claim, or a claim whose record exists. On one Redis both go in one round trip
+        # (a pipeline runs in order).
+        index = [self._index(pending.number)]
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 self._write(pipe, pending, ttl)
-                pipe.execute()
-            stale = ""
+                if self._single:
+                    pipe.evalsha(self._claim.sha, 1, *index, pending.id, ttl, "")
+                answers = pipe.execute(raise_on_error=False)
+            holder = (self._answered(answers, self._claim, index, [pending.id, ttl, ""]) if self._single
+                      else self._claim(keys=index, args=[pending.id, ttl, ""]))
             for _ in range(3):
-                holder = self._claim(keys=[self._index(pending.number)], args=[pending.id, ttl, stale])
                 if not holder:
                     return None
                 live = self.get(str(holder))
                 if live is not None:
                     self._redis.delete(self._record(pending.id), self._log(pending.id))
                     return live
-                stale = str(holder)  # ended or expired without unindexing: take its place
+                # Ended or expired without unindexing: take its place.
+                holder = self._claim(keys=index, args=[pending.id, ttl, str(holder)])
         except redis.RedisError as exc:
             raise StoreError() from exc
         raise StoreError()  # the number changed hands three times meanwhile: answered 503, retried by the caller
@@ -202,13 +211,37 @@ class RedisStore:
             raise StoreError() from exc
 
     def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
+        keys = [self._record(pending.id), self._log(pending.id)]
+        args: list[Any] = [request_id, provider, ttl, RECORD_GRACE]
+        index, expiry = [self._index(pending.number)], {pending.id: time.time() + ttl}
         try:
-            if self._move(keys=[self._record(pending.id), self._log(pending.id)],
-                          args=[request_id, provider, ttl, RECORD_GRACE]):
-                self._expire_if_equal(keys=[self._index(pending.number)], args=[pending.id, ttl])
-                self._redis.zadd(self._prefix + EXPIRIES, {pending.id: time.time() + ttl})
+            if not self._single:
+                if self._move(keys=keys, args=args):
+                    self._expire_if_equal(keys=index, args=[pending.id, ttl])
+                    self._redis.zadd(self._prefix + EXPIRIES, expiry)
+                return
+            # One round trip: the index's and the expiry set's updates are harmless for a verification that
+            # is gone (an index naming it is stale to reserve, the sweep skips an id without a record).
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(self._prefix + EXPIRIES, expiry)
+                pipe.evalsha(self._expire_if_equal.sha, 1, *index, pending.id, ttl)
+                pipe.evalsha(self._move.sha, 2, *keys, *args)
+                answers = pipe.execute(raise_on_error=False)
+            self._answered(answers[:2], self._expire_if_equal, index, [pending.id, ttl])
+            self._answered(answers[2:], self._move, keys, args)
         except redis.RedisError as exc:
             raise StoreError() from exc
+
+    def _answered(self, answers: list[Any], script: Any, keys: list[str], args: list[Any]) -> Any:
+        """The last answer of a pipeline whose last command ran ``script``: a script Redis has forgotten (a
+        restart, a failover) is run again alone, which loads it; any command's error is raised."""
+        if failed := next((a for a in answers[:-1] if isinstance(a, Exception)), None):
+            raise failed
+        if isinstance(answers[-1], NoScriptError):
+            return script(keys=keys, args=args)
+        if isinstance(answers[-1], Exception):
+            raise answers[-1]
+        return answers[-1]
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         try:
