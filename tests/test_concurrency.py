@@ -29,6 +29,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     else:
         url = request.getfixturevalue("postgres_url")
     migrate(url)
+    empty_sql(url)  # whatever an earlier test left, such as a live claim on the same number
     yield url
     empty_sql(url)
 
