@@ -90,7 +90,7 @@ def test_one_version_in_the_package_the_openapi_document_the_metric_and_the_star
     assert f'otp_build_info{{version="{declared}"}} 1.0' in client.get("/metrics").get_data(as_text=True)
     [started] = [r for r in caplog.records if getattr(r, "event", "") == "started"]
     assert started.getMessage() == (f"otp-service {declared}: provider vonage (Verify legacy), store memory, "
-                                    "limits storage memory, 0 test numbers")
+                                    "limits storage memory, test numbers: 0")
     assert "VONAGE_API_SECRET" not in started.getMessage()
 
 

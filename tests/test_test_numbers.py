@@ -47,6 +47,7 @@ def test_a_test_number_is_verified_with_its_fixed_code_and_nothing_is_sent(
     assert started.status_code == 200, started.json
     listed = started.json["phoneNumber"]
     assert listed in CODES and started.json["channel"] == "test"
+    assert started.json["message"] == "This is a test number: no code was sent. Enter its fixed code."
     wrong = client.post("/check-otp", json={"verificationId": started.json["verificationId"], "code": "0000"})
     assert wrong.status_code == 401 and wrong.json["code"] == "wrong_code"
     right = client.post("/check-otp", json={"verificationId": started.json["verificationId"], "code": CODES[listed]})

@@ -116,7 +116,7 @@ def _services(app: Flask, settings: Settings) -> None:
     metrics.preinitialise(__version__, {p.name: p.channels for p in provider.providers},
                           settings.OTP_ALLOWED_COUNTRIES)
     store_kind, limits_kind = _scheme(settings.OTP_STORE_URL), _scheme(settings.OTP_RATELIMIT_STORAGE_URL)
-    log.info("otp-service %s: provider %s, store %s, limits storage %s, %d test numbers", __version__,
+    log.info("otp-service %s: provider %s, store %s, limits storage %s, test numbers: %d", __version__,
              _providers_line(settings), store_kind, limits_kind, len(settings.OTP_TEST_NUMBERS),
              extra={"event": "started", "version": __version__, "store": store_kind, "limits_storage": limits_kind,
                     "providers": [name.value for name in settings.OTP_PROVIDER],

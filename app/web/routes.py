@@ -11,12 +11,16 @@ from ..callers import Caller
 from ..errors import OtpError
 from ..lifecycle import Lifecycle
 from ..lifecycle.results import Delivery
+from ..providers.test_numbers import CHANNEL as TEST_CHANNEL
 from ..settings import Settings
 from ..tokens import TokenIssuer, Verified
 from . import parse
 from .guards import current_caller
 
 bp = Blueprint("otp", __name__)
+# A start to one of OTP_TEST_NUMBERS says what happened: nothing went to the phone.
+TEST_NUMBER_SENT = "This is a test number: no code was sent. Enter its fixed code."
+CODE_SENT = "A code is on its way. Check your phone."
 
 
 def get_lifecycle() -> Lifecycle:
@@ -78,7 +82,8 @@ def request_otp() -> Response:
         lifecycle.refused_send(caller)
         raise
     started = lifecycle.start(caller, number, nonce, data.get("captchaToken"), data.get("altcha"))
-    response = make_response({"message": "A code is on its way. Check your phone.", "expiresIn": started.expires_in,
+    message = TEST_NUMBER_SENT if started.delivery.channel == TEST_CHANNEL else CODE_SENT
+    response = make_response({"message": message, "expiresIn": started.expires_in,
                               "verificationId": started.verification.id, "phoneNumber": started.verification.number,
                               **_delivery(started.delivery)})
     return keep_cookie(response, started.verification.id, started.expires_in)
