@@ -197,7 +197,9 @@ def make_app() -> Iterator[MakeApp]:
     made: list[Flask] = []
 
     def make(base: Mapping[str, str] | None = None, /, **overrides: str) -> Flask:
-        app = create_app({**(SETTINGS if base is None else base), **overrides})
+        # No sweep in the background of a test unless it asks for one: a sweep of the shared Redis or
+        # database by one test's app would race another test's own.
+        app = create_app({"OTP_SWEEP_SECONDS": "0", **(SETTINGS if base is None else base), **overrides})
         made.append(app)
         return app
 

@@ -51,6 +51,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[dic
     else:
         url = f"sqlite:///{tmp_path / 'otp.db'}" if kind == "sqlite" else request.getfixturevalue("postgres_url")
         migrate(url)
+        empty_sql(url)
         yield {"OTP_STORE_URL": url, "OTP_RATELIMIT_STORAGE_URL": "memory://"}, _run_out_sql
         if kind == "postgresql":
             empty_sql(url)

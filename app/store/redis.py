@@ -16,18 +16,8 @@ from redis.exceptions import NoScriptError
 from .. import phone
 from ..errors import StoreError
 from . import Pending, Record
+from . import redis_scripts as lua
 from .redis_client import TIMEOUT, close_client, connect
-from .redis_scripts import (
-    BEGIN_CHECK,
-    CLAIM,
-    COUNT_DELIVERY,
-    DELETE_IF_EQUAL,
-    DELETE_ONCE,
-    EXPIRE,
-    EXPIRE_IF_EQUAL,
-    MOVE,
-    SETTLE,
-)
 
 _FIELDS = ("number", "rid", "nonce", "checks", "deliveries", "unsettled", "challenge", "provider", "address", "caller",
            "started")
@@ -65,15 +55,15 @@ class RedisStore:
         self._single = not isinstance(client, RedisCluster)
         self._record_seconds = record_days * 86_400
         self._record_key = record_key
-        self._begin_check = client.register_script(BEGIN_CHECK)
-        self._settle = client.register_script(SETTLE)
-        self._count_delivery = client.register_script(COUNT_DELIVERY)
-        self._expire = client.register_script(EXPIRE)
-        self._delete_if_equal = client.register_script(DELETE_IF_EQUAL)
-        self._move = client.register_script(MOVE)
-        self._delete_once = client.register_script(DELETE_ONCE)
-        self._expire_if_equal = client.register_script(EXPIRE_IF_EQUAL)
-        self._claim = client.register_script(CLAIM)
+        self._begin_check = client.register_script(lua.BEGIN_CHECK)
+        self._settle = client.register_script(lua.SETTLE)
+        self._count_delivery = client.register_script(lua.COUNT_DELIVERY)
+        self._expire = client.register_script(lua.EXPIRE)
+        self._delete_if_equal = client.register_script(lua.DELETE_IF_EQUAL)
+        self._move = client.register_script(lua.MOVE)
+        self._delete_once = client.register_script(lua.DELETE_ONCE)
+        self._expire_if_equal = client.register_script(lua.EXPIRE_IF_EQUAL)
+        self._claim = client.register_script(lua.CLAIM)
 
     @property
     def client(self) -> redis.Redis:
@@ -257,13 +247,8 @@ class RedisStore:
         expiries = self._prefix + EXPIRIES
         ended: list[Record] = []
         try:
-            due = self._redis.zrangebyscore(expiries, "-inf", time.time(), start=0, num=limit)
-            for verification_id in map(str, due):
-                # Whoever removes it from the set closes it: each is answered to one sweep of all workers.
-                if not self._redis.zrem(expiries, verification_id):
-                    continue
-                values = self._expire(keys=[self._record(verification_id), self._log(verification_id)],
-                                      args=[time.time(), self._record_seconds, *_RECORD])
+            due = [str(i) for i in self._redis.zrangebyscore(expiries, "-inf", time.time(), start=0, num=limit)]
+            for verification_id, values in self._close_expired(expiries, due):
                 if isinstance(values, int):  # moved to a later expiry meanwhile: due again then
                     self._redis.zadd(expiries, {verification_id: time.time() + values})
                 elif values:
@@ -271,6 +256,25 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError() from exc
         return ended
+
+    def _close_expired(self, expiries: str, due: list[str]) -> list[tuple[str, Any]]:
+        """Take each due id from the expiry set (whoever removes it closes it: each is answered to one sweep
+        of all workers) and close its record: (id, the record's fields, or the seconds it has left, or None).
+        On one Redis, two round trips for the whole batch (a Cluster's pipelines cannot run scripts)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for verification_id in due:
+                pipe.zrem(expiries, verification_id)
+            taken = [i for i, removed in zip(due, pipe.execute() if due else [], strict=True) if removed]
+        closing: list[Any] = [time.time(), self._record_seconds, *_RECORD]
+        steps = [([self._record(i), self._log(i)], closing) for i in taken]
+        if not self._single or not steps:
+            return [(i, self._expire(keys=keys, args=args)) for i, (keys, args) in zip(taken, steps, strict=True)]
+        with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args in steps:
+                pipe.evalsha(self._expire.sha, len(keys), *keys, *args)
+            answers = pipe.execute(raise_on_error=False)
+        return [(i, self._answered([answer], self._expire, keys, args))
+                for i, answer, (keys, args) in zip(taken, answers, steps, strict=True)]
 
     def lookup(self, key: str) -> list[Record]:
         try:
