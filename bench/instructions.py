@@ -39,7 +39,8 @@ def requests_in_process(port: int, count: int, first: int) -> None:
         OTP_RATELIMIT_ENABLED=os.environ.get("RATELIMIT", "true"), OTP_RATELIMIT_REQUEST_IP=limits,
         OTP_RATELIMIT_REQUEST_NUMBER=limits, OTP_RATELIMIT_REQUEST_NUMBER_TOTAL=limits, OTP_RATELIMIT_COUNTRY=limits,
         OTP_RATELIMIT_PREFIX=limits, OTP_RATELIMIT_GLOBAL=limits, OTP_RATELIMIT_KEY=limits,
-        OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits))
+        OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits, OTP_RATELIMIT_REQUEST_NETWORK=limits,
+        OTP_RATELIMIT_SPEND_CAP=limits))
     client = app.test_client()
     for i in range(30 + count):  # the first 30 warm caches and connections in both runs
         answer = client.post("/request-otp", json={"phoneNumber": f"+1201{first + i:07d}"})
