@@ -298,3 +298,25 @@ def test_past_a_budget_the_page_solves_the_challenge_and_the_code_still_comes(
     assert focused(page) == "code"
     assert watch.problems == []  # no CSP violation from the widget or its worker
     logging.getLogger(__name__).info("the default challenge took %.2f s in Chromium here", solved_in)
+
+
+def test_a_test_number_goes_through_the_page_with_its_fixed_code(serve: Callable[..., tuple[str, CodeCatcher]],
+                                                                 page: Any) -> None:
+    # Ofcom's drama range: no one can own it, and phonenumbers calls it invalid; listed, it is accepted.
+    base, catcher = serve(OTP_TEST_NUMBERS="+447700900123=8642")
+    watch = Watch(page)
+    page.goto(base)
+
+    page.fill("#phone", "+44 7700 900123")
+    page.click("#send")
+
+    expect(page.locator("#code-form")).to_be_visible()
+    expect(page.locator("#sent-to")).to_have_text(
+        "+4477******23 is a test number: nothing was sent. Enter its fixed code.")
+    page.fill("#code", "8642")
+    page.press("#code", "Enter")
+    expect(page.locator("#verified-number")).to_have_text("+447700900123")
+    claims = json.loads(page.locator("#claims").text_content())
+    assert "test" in claims["amr"]
+    assert catcher.codes == [] and watch.problems == []  # nothing printed, no provider asked
+    accessible(page, "test number verified")
