@@ -145,6 +145,7 @@ def lookup(number_or_id: str) -> None:
     """What the store knows of a number's verifications, or of one by its id: pending or ended, provider and
     request id, deliveries, checks, age (masked number; never a code)."""
     from .errors import StoreError
+    from .providers import channel_of
 
     lifecycle = _lifecycle()
     try:
@@ -157,7 +158,7 @@ def lookup(number_or_id: str) -> None:
     now = time.time()
     for record in records:
         channels = lifecycle.provider.named(record.provider).channels
-        used = ", ".join(channels[min(n, len(channels)) - 1] for n in range(1, record.deliveries + 1))
+        used = ", ".join(channel_of(channels, n) for n in range(1, record.deliveries + 1))
         test = " (a test number: nothing was sent)" if record.provider == "test" else ""
         click.echo(f"{record.id}  {record.outcome or 'pending'}\n"
                    f"  number      {record.number} ({record.country})\n"

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,14 @@ import redis
 from flask.testing import FlaskClient
 
 from app import __version__
-from app.web.pages import readyz  # noqa: F401 - the route under test
 
 from .conftest import NUMBER, REDIS_URL, SETTINGS, FakeVonage, MakeApp
 from .test_providers import TWILIO_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Builds a test client of an app with the given settings.
+Clients = Callable[..., FlaskClient]
 
 
 def _closed_port() -> int:
@@ -115,12 +118,13 @@ def test_rate_limit_series_exist_at_zero_before_any_hit() -> None:
 
 # --- which limit refused ----------------------------------------------------------------------------
 @pytest.fixture
-def limited(make_app: MakeApp, settings: dict[str, str], clean_redis_pending: redis.Redis) -> MakeApp:
-    """Apps on the test Redis with the given limits (and the default cooldown unless one is given)."""
-    def make(**limits: str) -> FlaskClient:  # type: ignore[override]
+def limited(make_app: MakeApp, settings: dict[str, str],
+            clean_redis_pending: redis.Redis) -> Clients:
+    """Clients of apps on the test Redis with the given limits (and the default cooldown unless one is given)."""
+    def make(**limits: str) -> FlaskClient:
         base = {k: v for k, v in settings.items() if k != "OTP_RESEND_COOLDOWN"}
         return make_app({**base, "OTP_STORE_URL": REDIS_URL, **limits}).test_client()
-    return make  # type: ignore[return-value]
+    return make
 
 
 def _start_and_end(client: FlaskClient, vonage: FakeVonage, rid: str) -> int:
@@ -135,7 +139,7 @@ def _start_and_end(client: FlaskClient, vonage: FakeVonage, rid: str) -> int:
     return started.status_code
 
 
-def test_the_cooldown_says_so_with_the_seconds_to_wait(limited: MakeApp, vonage: FakeVonage) -> None:
+def test_the_cooldown_says_so_with_the_seconds_to_wait(limited: Clients, vonage: FakeVonage) -> None:
     client = limited(OTP_RESEND_COOLDOWN="40")
     assert _start_and_end(client, vonage, "req-1") == 200
 
@@ -150,7 +154,7 @@ def test_the_cooldown_says_so_with_the_seconds_to_wait(limited: MakeApp, vonage:
     assert set(again.json) == {"error", "code", "limit"}
 
 
-def test_a_number_that_had_enough_codes_says_number(limited: MakeApp, vonage: FakeVonage) -> None:
+def test_a_number_that_had_enough_codes_says_number(limited: Clients, vonage: FakeVonage) -> None:
     client = limited(OTP_RESEND_COOLDOWN="0", OTP_RATELIMIT_REQUEST_NUMBER="2/hour")
     assert [_start_and_end(client, vonage, f"req-{i}") for i in range(3)] == [200, 200, 429]
 
@@ -161,7 +165,7 @@ def test_a_number_that_had_enough_codes_says_number(limited: MakeApp, vonage: Fa
     assert re.search(r"try again in (59|60) minutes\.$", refused.json["error"])
 
 
-def test_a_client_past_its_own_limit_says_client(limited: MakeApp, vonage: FakeVonage) -> None:
+def test_a_client_past_its_own_limit_says_client(limited: Clients, vonage: FakeVonage) -> None:
     client = limited(OTP_RATELIMIT_REQUEST_IP="1/minute")
     vonage.may_go_unused("the second start is refused before Vonage")
     assert _start_and_end(client, vonage, "req-1") == 200
@@ -173,7 +177,7 @@ def test_a_client_past_its_own_limit_says_client(limited: MakeApp, vonage: FakeV
 
 
 def test_checks_past_the_numbers_limit_say_number_and_past_the_clients_say_client(
-        limited: MakeApp, vonage: FakeVonage) -> None:
+        limited: Clients, vonage: FakeVonage) -> None:
     client = limited(OTP_RATELIMIT_CHECK_NUMBER="1/minute", OTP_RATELIMIT_CHECK_IP="3/minute")
     vonage.start("ok")
     vonage.check("wrong")
@@ -186,7 +190,7 @@ def test_checks_past_the_numbers_limit_say_number_and_past_the_clients_say_clien
     assert [a.status_code for a in unknown] == [404, 429] and unknown[1].json["limit"] == "client"
 
 
-def test_an_api_key_past_its_limit_says_api_key(limited: MakeApp, vonage: FakeVonage) -> None:
+def test_an_api_key_past_its_limit_says_api_key(limited: Clients, vonage: FakeVonage) -> None:
     from app.callers import key_digest
 
     client = limited(OTP_API_KEYS=f"shop:{key_digest('otp_live_k').hex()}", OTP_RATELIMIT_KEY="1/minute")

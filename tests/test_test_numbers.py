@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -18,16 +19,20 @@ MAGIC, DRAMA = "+15005550006", "+447700900123"
 CODES = {MAGIC: "123456", DRAMA: "8642"}
 LISTED = f"{MAGIC}=123456, +44 7700 900123=8642"
 
+# Builds a test client of an app with the given settings.
+Clients = Callable[..., FlaskClient]
+
 
 @pytest.fixture
-def testing(make_app: MakeApp, settings: dict[str, str], clean_redis_pending: redis.Redis) -> MakeApp:
+def testing(make_app: MakeApp, settings: dict[str, str],
+            clean_redis_pending: redis.Redis) -> Clients:
     """Apps on the test Redis, with both test numbers, the default cooldown and Germany as the only country."""
     base = {k: v for k, v in settings.items() if k != "OTP_RESEND_COOLDOWN"}
 
-    def make(**more: str) -> FlaskClient:  # type: ignore[override]
+    def make(**more: str) -> FlaskClient:
         return make_app({**base, "OTP_STORE_URL": REDIS_URL, "OTP_TEST_NUMBERS": LISTED,
                          "OTP_ALLOWED_COUNTRIES": "DE", **more}).test_client()
-    return make  # type: ignore[return-value]
+    return make
 
 
 @pytest.fixture
@@ -38,7 +43,7 @@ def no_vonage(vonage: FakeVonage) -> FakeVonage:
 
 @pytest.mark.parametrize("number", [MAGIC, DRAMA, "+1 (500) 555-0006"])
 def test_a_test_number_is_verified_with_its_fixed_code_and_nothing_is_sent(
-        testing: MakeApp, no_vonage: FakeVonage, number: str, caplog: pytest.LogCaptureFixture) -> None:
+        testing: Clients, no_vonage: FakeVonage, number: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     client = testing()
 
@@ -59,7 +64,7 @@ def test_a_test_number_is_verified_with_its_fixed_code_and_nothing_is_sent(
     assert CODES[listed] not in logged
 
 
-def test_a_test_number_spends_none_of_the_numbers_limits_or_cooldown(testing: MakeApp, no_vonage: FakeVonage) -> None:
+def test_a_test_number_spends_none_of_the_numbers_limits_or_cooldown(testing: Clients, no_vonage: FakeVonage) -> None:
     client = testing(OTP_RATELIMIT_REQUEST_NUMBER="1/hour", OTP_RATELIMIT_CHECK_NUMBER="2/hour",
                      OTP_RESEND_COOLDOWN="300")
 
@@ -73,7 +78,7 @@ def test_a_test_number_spends_none_of_the_numbers_limits_or_cooldown(testing: Ma
     assert client.post("/resend-otp", json={"verificationId": resend}).status_code == 200
 
 
-def test_a_test_numbers_caller_is_still_held_to_its_own_limit(testing: MakeApp, no_vonage: FakeVonage) -> None:
+def test_a_test_numbers_caller_is_still_held_to_its_own_limit(testing: Clients, no_vonage: FakeVonage) -> None:
     client = testing(OTP_RATELIMIT_REQUEST_IP="2/minute")
 
     answers = [client.post("/request-otp", json={"phoneNumber": number}) for number in (MAGIC, DRAMA, MAGIC)]
@@ -82,7 +87,7 @@ def test_a_test_numbers_caller_is_still_held_to_its_own_limit(testing: MakeApp, 
     assert answers[2].json["limit"] == "client"
 
 
-def test_too_many_wrong_codes_end_a_test_verification(testing: MakeApp, no_vonage: FakeVonage) -> None:
+def test_too_many_wrong_codes_end_a_test_verification(testing: Clients, no_vonage: FakeVonage) -> None:
     client = testing()
     verification = client.post("/request-otp", json={"phoneNumber": MAGIC}).json["verificationId"]
 
@@ -94,14 +99,14 @@ def test_too_many_wrong_codes_end_a_test_verification(testing: MakeApp, no_vonag
 
 
 def test_a_test_verification_started_on_one_worker_is_checked_on_another(
-        testing: MakeApp, no_vonage: FakeVonage) -> None:
+        testing: Clients, no_vonage: FakeVonage) -> None:
     first, second = testing(), testing()
     verification = first.post("/request-otp", json={"phoneNumber": DRAMA}).json["verificationId"]
 
     assert second.post("/check-otp", json={"verificationId": verification, "code": "8642"}).status_code == 200
 
 
-def test_an_unlisted_number_of_the_same_kinds_is_still_refused(testing: MakeApp, no_vonage: FakeVonage) -> None:
+def test_an_unlisted_number_of_the_same_kinds_is_still_refused(testing: Clients, no_vonage: FakeVonage) -> None:
     client = testing()
 
     assert client.post("/request-otp", json={"phoneNumber": "+15005550007"}).json["code"] == "country_not_allowed"

@@ -17,6 +17,7 @@ from .. import phone
 from ..callers import Caller
 from ..errors import OtpError, StoreError
 from ..metrics import VERIFICATIONS, last_provider_ms
+from ..providers import channel_of
 from ..providers.failover import Failover
 from ..store import Pending, Record, Store, record_of
 
@@ -78,8 +79,7 @@ class Outcomes:
 
     def _channel(self, provider: str, deliveries: int) -> str:
         """The channel of a verification's latest delivery."""
-        channels = self.provider.named(provider).channels
-        return channels[max(0, min(deliveries, len(channels)) - 1)]
+        return channel_of(self.provider.named(provider).channels, deliveries)
 
     def settle(self, verification: Pending, check: str, lost: bool = False) -> None:
         """Release a check's hold (``lost``: its outcome is unknown)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import OtpError
+from ..providers import channel_of
 from ..store import Pending
 
 
@@ -38,8 +39,7 @@ class Delivery:
     @classmethod
     def of(cls, channels: Sequence[str], made: int, resend_in: int) -> Delivery:
         """Delivery number ``made`` of a provider whose steps go by ``channels``."""
-        return cls(channels[min(made, len(channels)) - 1], channels[made] if made < len(channels) else None,
-                   resend_in)
+        return cls(channel_of(channels, made), channels[made] if made < len(channels) else None, resend_in)
 
 
 @dataclass(frozen=True)

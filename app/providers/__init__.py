@@ -11,6 +11,7 @@ says whether the verification is over (VerificationExpiredError) or only refused
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..errors import ActionRefusedError, OtpError, VerificationApprovedError, VerificationExpiredError
@@ -56,6 +57,11 @@ class Provider(Protocol):
 
     def status(self, verification: Pending) -> State:
         """What became of the verification (State.UNKNOWN when the provider cannot say)."""
+
+
+def channel_of(channels: Sequence[str], made: int) -> str:
+    """The channel delivery number ``made`` travels by: the workflow's step, the last one past its end."""
+    return channels[min(max(made, 1), len(channels)) - 1]
 
 
 # The sentences of a refused resend or cancel while the code is still valid; a provider with timing rules

@@ -33,9 +33,6 @@ class TestNumbers:
         self._codes = dict(codes)
         self.lifetime = lifetime
 
-    def __len__(self) -> int:
-        return len(self._codes)
-
     def __contains__(self, number: object) -> bool:
         return number in self._codes
 

@@ -230,7 +230,7 @@ class SqlStore:
 
     def _keep(self, connection: Any, ended: list[Pending], outcome: str, now: datetime) -> list[Record]:
         """Write the records of verifications that ended (where records are kept), and answer them."""
-        records = [replace(record_of(p, outcome, now.timestamp()), address=p.address) for p in ended]
+        records = [record_of(p, outcome, now.timestamp()) for p in ended]
         if self._record_days and ended:
             connection.execute(insert(RecordRow), [dict(
                 id=p.id, country=phone.country(p.number), number_hash=self.number_hash(p.number),
