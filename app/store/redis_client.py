@@ -61,6 +61,6 @@ def connect(url: str, timeout: float = TIMEOUT) -> redis.Redis:
             return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call,return-value]
                                 **options, **bounds)
         service = parsed.path.strip("/").split("/")[0] or "mymaster"
-        sentinel = Sentinel(nodes, sentinel_kwargs=bounds, **options, **bounds)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(service)  # type: ignore[no-untyped-call,no-any-return]
+        sentinel = Sentinel(nodes, sentinel_kwargs=bounds, **options, **bounds)  # type: ignore[no-untyped-call,unused-ignore]  # typed since redis 8.2
+        return sentinel.master_for(service)  # type: ignore[no-untyped-call,no-any-return,unused-ignore]
     return redis.Redis(connection_pool=blocking_pool(url, timeout, health_check_interval=30, **options))
