@@ -164,7 +164,8 @@ class VerificationInProgressError(OtpError):
 
 
 class CheckInProgressError(OtpError):
-    """Another check (or a cancel) of this verification is at the provider now: its answer decides."""
+    """Another check (or a cancel) of this verification stayed at the provider for as long as this one waited
+    for it: its answer decides."""
 
     status, code = 409, "check_in_progress"
     message = "This code is being checked right now. Please try again in a moment."

@@ -6,6 +6,7 @@ lifecycle decides them from what a provider says.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,12 +111,13 @@ class NoSolutions:
 
 
 def lifecycle(*providers: ScriptedProvider, limits: str = "false", captcha: NoCaptcha | None = None,
-              breaker: Breaker | None = None, start_hold: float = 15.0, **settings: str) -> Lifecycle:
+              breaker: Breaker | None = None, start_hold: float = 15.0, check_wait: float = 5.0,
+              **settings: str) -> Lifecycle:
     """A lifecycle over the providers in failover order (one breaker for all, when there are several)."""
     config = load_settings({"OTP_PROVIDER": "console", "OTP_RATELIMIT_ENABLED": limits, **settings})
     return Lifecycle(store=MemoryStore(), provider=Failover(providers, breaker or MemoryBreaker(5, 30)),
                      limits=Limits(MemoryStorage(), config), captcha=captcha or NoCaptcha(), challenges=NoSolutions(),
-                     start_hold=start_hold)
+                     start_hold=start_hold, check_wait=check_wait)
 
 
 def started(cycle: Lifecycle) -> Pending:
@@ -342,25 +344,93 @@ def test_a_provider_that_says_ended_after_a_lost_answer_ends_the_verification() 
     assert exc.value.ended == verification.id and cycle.store.get(verification.id) is None
 
 
-def test_a_check_or_cancel_while_another_check_is_at_the_provider_is_told_to_retry_and_counts_nothing() -> None:
+def test_a_check_or_cancel_while_another_check_stays_at_the_provider_past_the_wait_is_told_to_retry() -> None:
     provider = ScriptedProvider(checks=[None])
-    cycle = lifecycle(provider)
+    cycle = lifecycle(provider, check_wait=0.1)
     verification = started(cycle)
-    refused: list[OtpError] = []
+    refused: list[tuple[OtpError, float]] = []
 
-    def meanwhile() -> None:
+    def meanwhile() -> None:  # the first check is at the provider until both have given up
         for attempt in (lambda: cycle.check(CALLER, verification.id, None, "123456"),
                         lambda: cycle.cancel(CALLER, verification.id, None)):
+            began = time.monotonic()
             with pytest.raises(CheckInProgressError) as exc:
                 attempt()
-            refused.append(exc.value)
+            refused.append((exc.value, time.monotonic() - began))
     provider.on_check = meanwhile
 
     approved = cycle.check(CALLER, verification.id, None, "123456")
 
     assert approved.verification.checks == 1
-    assert [(e.status, e.retry_after) for e in refused] == [(409, 1), (409, 1)]
+    assert [(e.status, e.retry_after) for e, _ in refused] == [(409, 1), (409, 1)]
+    assert all(0.05 <= waited < 1 for _, waited in refused)  # each waited about check_wait, not for good
     assert provider.calls == ["start", "check"]  # neither reached the provider
+
+
+def test_a_check_sent_while_another_is_at_the_provider_waits_for_it_then_gets_its_own_answer() -> None:
+    # A form submitted twice: both checks of the wrong code reach the provider, one after the other.
+    provider = ScriptedProvider(checks=[WrongCodeError(), WrongCodeError()])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    at_provider, answer_first = threading.Event(), threading.Event()
+
+    def first_waits() -> None:
+        provider.on_check = lambda: None
+        at_provider.set()
+        assert answer_first.wait(5)
+    provider.on_check = first_waits
+    answers: list[str] = []
+
+    def check() -> None:
+        try:
+            cycle.check(CALLER, verification.id, None, "111111")
+        except OtpError as exc:
+            answers.append(exc.code)
+    first = threading.Thread(target=check)
+    first.start()
+    assert at_provider.wait(5)
+    second = threading.Thread(target=check)
+    second.start()
+    time.sleep(0.3)
+    assert provider.calls == ["start", "check"] and second.is_alive()  # waiting, not refused
+    answer_first.set()
+    first.join(5)
+    second.join(5)
+
+    assert answers == ["wrong_code", "wrong_code"]
+    assert provider.calls == ["start", "check", "check"]
+    held = cycle.store.get(verification.id)
+    assert held is not None and held.checks == 2
+
+
+def test_a_check_that_waited_for_an_approval_learns_the_verification_is_over() -> None:
+    provider = ScriptedProvider(checks=[None])
+    cycle = lifecycle(provider)
+    verification = started(cycle)
+    at_provider, answer_first = threading.Event(), threading.Event()
+
+    def first_waits() -> None:
+        at_provider.set()
+        assert answer_first.wait(5)
+    provider.on_check = first_waits
+    refused: list[OtpError] = []
+
+    def second_check() -> None:
+        with pytest.raises(NoPendingVerificationError) as exc:
+            cycle.check(CALLER, verification.id, None, "123456")
+        refused.append(exc.value)
+    first = threading.Thread(target=lambda: cycle.check(CALLER, verification.id, None, "123456"))
+    first.start()
+    assert at_provider.wait(5)
+    second = threading.Thread(target=second_check)
+    second.start()
+    time.sleep(0.1)
+    answer_first.set()
+    first.join(5)
+    second.join(5)
+
+    assert [e.status for e in refused] == [404]  # one approval, one token
+    assert provider.calls == ["start", "check"]
 
 
 @pytest.mark.parametrize("verb", ["resend", "cancel"])

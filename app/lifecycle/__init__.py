@@ -34,7 +34,7 @@ from ..limits import Limits
 from ..providers import Provider
 from ..providers.failover import Failover, Sent
 from ..store import Pending, Store
-from .checks import CODE_PATTERN, Checks
+from .checks import CHECK_WAIT, CODE_PATTERN, Checks
 from .outcomes import Outcomes
 from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery
 
@@ -60,7 +60,7 @@ class Lifecycle:
     def __init__(self, *, store: Store, provider: Failover, limits: Limits, captcha: HumanCheck,
                  challenges: ProofOfWork, allowed_countries: Collection[str] = (),
                  allowed_kinds: Collection[str] = (), check_hold: float = CHECK_HOLD,
-                 start_hold: float = START_HOLD) -> None:
+                 start_hold: float = START_HOLD, check_wait: float = CHECK_WAIT) -> None:
         self.store = store
         self.provider = provider
         self.limits = limits
@@ -70,7 +70,7 @@ class Lifecycle:
         self._kinds = allowed_kinds
         self._resend_in = limits.cooldown if limits.enabled else 0
         self.outcomes = Outcomes(store, provider)
-        self.checks = Checks(store, provider, limits, self.outcomes, check_hold)
+        self.checks = Checks(store, provider, limits, self.outcomes, check_hold, check_wait)
         self._start_hold = math.ceil(start_hold)
 
     def refused_send(self, caller: Caller) -> None:

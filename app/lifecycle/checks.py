@@ -2,8 +2,10 @@
 answers and what the next action learns of them, and the single approval.
 
 A check holds its verification in the store before the provider is asked and releases it when the answer is
-known. A concurrent check (or cancel) is told to retry (409, Retry-After 1): the cap counts only checks that
-went to the provider, and no check ends a verification while another's answer is still coming. A check whose
+known. A concurrent check (or cancel), such as a form submitted twice, waits for that answer and then takes
+its own turn; only one still waiting after ``wait`` seconds is told to retry (409, Retry-After 1). The cap
+counts only checks that went to the provider, and no check ends a verification while another's answer is
+still coming. A check whose
 answer is lost (a timeout, a dropped connection, this worker killed, so that its hold runs out) marks the
 verification unsettled for good: every later check, resend and cancel asks the provider what became of it
 before concluding anything.
@@ -11,8 +13,10 @@ before concluding anything.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
+import time
 
 from ..callers import Caller
 from ..errors import (
@@ -41,29 +45,45 @@ LOST_ANSWER = ("This code may already have been accepted: the answer to an earli
 APPROVED_ALREADY = "This code was already accepted: submit it once more to finish."
 # ASCII digits only: str.isdigit() and \d also accept other scripts' digits.
 CODE_PATTERN = re.compile(r"[0-9]{4,10}")
+# Seconds a check (or cancel) waits while another check of the same verification is at the provider (the
+# web layer sets it from the providers' and the store's timeouts).
+CHECK_WAIT = 12.0
+# Seconds between a waiting check's attempts to take the hold: soon at first (a provider answers a check in
+# tens of milliseconds), then at most four times a second.
+WAIT_STEPS = (0.02, 0.04, 0.08, 0.15, 0.25)
 
 
 class Checks:
     """Checks of the verifications in one store, at the providers that started them."""
 
-    def __init__(self, store: Store, provider: Failover, limits: Limits, outcomes: Outcomes, hold: float) -> None:
+    def __init__(self, store: Store, provider: Failover, limits: Limits, outcomes: Outcomes, hold: float,
+                 wait: float) -> None:
         self.store = store
         self.provider = provider
         self.limits = limits
         self.outcomes = outcomes
         # Seconds a check may hold its verification: past them (the worker died mid-call) it counts as lost.
         self.hold = hold
+        # Seconds a check (or cancel) waits for another's hold to be released before it is told to retry.
+        self.wait = wait
 
     def take(self, verification: Pending, count: bool = True) -> tuple[Pending, str]:
         """Hold ``verification`` for one check (or, ``count`` False, a cancel): the verification as held and
-        the hold's name. 404 when it is gone, 409 while another holds it."""
+        the hold's name. 404 when it is gone (an approval while this one waited included), 409 while another
+        still holds it after ``wait`` seconds."""
         name = secrets.token_hex(8)
-        held = self.store.begin_check(verification.id, name, self.hold, count)
-        if held is None:
-            raise NoPendingVerificationError()
-        if held.busy:
-            raise CheckInProgressError()
-        return held, name
+        deadline = time.monotonic() + self.wait
+        for attempt in itertools.count():
+            held = self.store.begin_check(verification.id, name, self.hold, count)
+            if held is None:
+                raise NoPendingVerificationError()
+            if not held.busy:
+                return held, name
+            pause = WAIT_STEPS[min(attempt, len(WAIT_STEPS) - 1)]
+            if time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
+        raise CheckInProgressError()
 
     def release(self, verification: Pending, name: str, exc: OtpError) -> None:
         """Release a hold after ``exc``, unless it ended the verification: a fault after which the provider

@@ -70,12 +70,14 @@ def _token_issuer(settings: Settings) -> TokenIssuer:
 
 def _holds(settings: Settings) -> dict[str, float]:
     """Seconds a check may hold its verification (up to three provider calls: what became of a lost check,
-    the check, and again after "expired"; and its store operations: a hold past that was a lost check), and
-    a start its number before the answer is recorded (each provider in turn, and the store)."""
+    the check, and again after "expired"; and its store operations: a hold past that was a lost check), a
+    start its number before the answer is recorded (each provider in turn, and the store), and a check waits
+    for another check of its verification (one provider call and its store operations)."""
     timeouts = [{ProviderName.VONAGE: settings.VONAGE_TIMEOUT, ProviderName.TWILIO: settings.TWILIO_TIMEOUT}.get(
         name, 1) for name in settings.OTP_PROVIDER]
     store = settings.OTP_STORE_TIMEOUT
-    return {"check_hold": 3 * max(timeouts) + 4 * store, "start_hold": sum(timeouts) + 4 * store}
+    return {"check_hold": 3 * max(timeouts) + 4 * store, "start_hold": sum(timeouts) + 4 * store,
+            "check_wait": max(timeouts) + 2 * store}
 
 
 def _scheme(url: str) -> str:
