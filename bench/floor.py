@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""The floor under /request-otp: the seed beside a bare WSGI app that does nothing but the Vonage call.
+"""The floor under /request-otp and /check-otp: the seed beside a bare WSGI app that does nothing but the Vonage call.
 
 The bare app runs under gunicorn with the service's worker class and processes, and calls Vonage
 through the service's own wrapper (app.providers.vonage_legacy.VonageLegacyProvider: the SDK, requests, TLS). It has no
 Flask, no validation, no rate limits, no store, no logs and no metrics, so no version of the service can
 be faster than it: it measures what the SDK and gunicorn cost before the service does any work of its own.
 
-usage (from the project root, with ../shared, node and wrk present): .venv/bin/python bench/floor.py
+Both are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
+scripts, cpu_ms_per_req over every process of the server's session), so its lines sit beside bench.py's.
+A start answers the request id as the verificationId; a check sends the wrong code to Vonage and answers 401.
+
+usage (from the project root, with ../shared, node and wrk present):
+  .venv/bin/python bench/floor.py [--secs S] [--pool N]
 """
+import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,17 +26,23 @@ SHARED = ROOT.parent / "shared" / "bench"
 sys.path.insert(0, str(SHARED))
 import harness  # noqa: E402
 
-SECS, CONNS, LATENCY = 10, 64, 50
+import bench  # noqa: E402 - ../shared/bench/bench.py: its load() and check phase
 
 BARE_APP = '''
 import json, os
 from vonage_http_client import Auth
 from app.providers.vonage_legacy import VonageLegacyProvider
+from app.store import Pending
 
 verifier = VonageLegacyProvider(
     auth=Auth(api_key=os.environ["VONAGE_API_KEY"], api_secret=os.environ["VONAGE_API_SECRET"]),
     api_host=os.environ["VONAGE_API_HOST"], timeout=3, brand="Verify", code_length=6, pin_expiry=300, workflow_id=1)
-ANSWER = b'{"message":"A code is on its way."}'
+
+
+def answer(start_response, status, body):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def app(environ, start_response):
@@ -39,34 +50,47 @@ def app(environ, start_response):
         start_response("404 Not Found", [("Content-Length", "0")])
         return [b""]
     body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
-    verifier.start(body["phoneNumber"])
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(ANSWER)))])
-    return [ANSWER]
+    if environ["PATH_INFO"] == "/check-otp":
+        try:
+            rid = body["verificationId"]
+            verifier.check(Pending(id=rid, number="", request_id=rid), body["code"])
+        except Exception:  # the wrong code, as every check of the benchmark sends
+            return answer(start_response, "401 Unauthorized", {"error": "wrong code", "code": "wrong_code"})
+        return answer(start_response, "200 OK", {"verified": True})
+    request_id = verifier.start(body["phoneNumber"])
+    return answer(start_response, "200 OK", {"verificationId": request_id, "phoneNumber": body["phoneNumber"]})
 '''
 
 
-def wrk(url: str) -> dict:
-    command = ["wrk", "-t2", f"-c{CONNS}", f"-d{SECS}s", "--timeout", "10s", "-s", str(SHARED / "request.lua"), url]
-    out = subprocess.run(command, capture_output=True, text=True).stdout
-    return json.loads(next(line[5:] for line in out.splitlines() if line.startswith("JSON ")))
-
-
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--secs", type=int, default=10)
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--latency", type=int, default=50)
+    ap.add_argument("--pool", type=int, default=3000)
+    a = ap.parse_args()
+    a.probe = False
     # The same worker class and processes as gunicorn.conf.py (gevent, two per core).
     workers = os.environ.get("WEB_CONCURRENCY") or str(2 * len(os.sched_getaffinity(0)))
     bare = Path(tempfile.mkdtemp())
     (bare / "wsgi.py").write_text(BARE_APP)
     (bare / ".venv").symlink_to(ROOT / ".venv")
+    (bare / "app").symlink_to(ROOT / "app")
     os.environ["SUT_GUNICORN_ARGS"] = f"--worker-class gevent --workers {workers} --worker-connections 1000"
     sim = harness.Sim()
     try:
         for name, kind, directory in (("seed", "seed", None), ("bare-sdk", "project", bare)):
             sim.reset()
-            sim.config(latency_ms=LATENCY, log_calls=False, enforce_concurrency=False)
+            sim.config(latency_ms=a.latency, log_calls=False, enforce_concurrency=False, max_wrong=10**9)
             srv = harness.Server(kind, sim, bare, extra_env={"QUIET": "1"}, project_dir=directory)
             try:
                 time.sleep(0.5)
-                print(json.dumps(dict(target=name, endpoint="request-otp", **wrk(srv.base))), flush=True)
+                common = dict(target=name, latency_ms=a.latency, conns=a.conns)
+                print(json.dumps(dict(common, endpoint="request-otp", **bench.load(srv, "request.lua", a))), flush=True)
+                bodies = bare / f"check-bodies-{name}.jsonl"
+                bodies.write_text(bench.pending_checks(srv, a.pool))
+                r = bench.load(srv, "check.lua", a, {"BODIES": str(bodies)})
+                print(json.dumps(dict(common, endpoint="check-otp-wrong-code", **r)), flush=True)
             finally:
                 srv.stop()
     finally:
