@@ -55,12 +55,15 @@ lint: install-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Throughput beside the tutorial app and the simulator itself (needs ../shared, node, wrk and Redis).
+# The performance issue's runs: CPU per request beside the tutorial app (one provider, then Twilio second
+# with Vonage healthy), the floor under them (the bare SDK call, and with five Redis round trips), start
+# time, worker memory and an outage (needs ../shared, node, wrk and Redis). BENCHMARKS.md records them.
 bench: install
-	$(BIN)/python ../shared/bench/bench.py --latency 1000 --conns 256 --probe --request-only seed project
 	$(BIN)/python ../shared/bench/bench.py --probe seed project
-	$(BIN)/python bench/check_every_call.py
+	$(BIN)/python ../shared/bench/bench.py --latency 1000 --conns 256 --probe --request-only seed project
+	$(BIN)/python ../shared/bench/bench.py --twilio --probe seed project
+	$(BIN)/python ../shared/bench/bench.py --twilio --latency 1000 --conns 256 --probe --request-only seed project
+	$(BIN)/python bench/floor.py --trips 5
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/rss_under_load.py
-	$(BIN)/python bench/floor.py
 	$(BIN)/python bench/failover_outage.py

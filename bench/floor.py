@@ -6,6 +6,12 @@ through the service's own wrapper (app.providers.vonage_legacy.VonageLegacyProvi
 Flask, no validation, no rate limits, no store, no logs and no metrics, so no version of the service can
 be faster than it: it measures what the SDK and gunicorn cost before the service does any work of its own.
 
+With ``--trips N`` a third target, bare-sdk+N, also makes N Redis round trips per request (a pipeline of an
+HSET and an EXPIRE each, through the service's own client: app.store.redis_client, gevent's sockets): the
+start and the check each need at least two (the verification held before the provider is asked, its
+answer recorded after), so bare-sdk+2 is the floor under any version of the service that keeps its
+promises on a shared Redis.
+
 Both are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
 scripts, cpu_ms_per_req over every process of the server's session), so its lines sit beside bench.py's.
 A start answers the request id as the verificationId; a check sends the wrong code to Vonage and answers 401.
@@ -33,6 +39,18 @@ import json, os
 from vonage_http_client import Auth
 from app.providers.vonage_legacy import VonageLegacyProvider
 from app.store import Pending
+from app.store.redis_client import connect
+
+TRIPS = int(os.environ.get("FLOOR_REDIS_TRIPS") or 0)
+store = connect(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"), 2.0) if TRIPS else None
+
+
+def trips(key, count):
+    for n in range(count):
+        pipe = store.pipeline(transaction=False)
+        pipe.hset(key, mapping={"number": key, "trip": n})
+        pipe.expire(key, 60)
+        pipe.execute()
 
 verifier = VonageLegacyProvider(
     auth=Auth(api_key=os.environ["VONAGE_API_KEY"], api_secret=os.environ["VONAGE_API_SECRET"]),
@@ -50,14 +68,19 @@ def app(environ, start_response):
         start_response("404 Not Found", [("Content-Length", "0")])
         return [b""]
     body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+    before, after = (TRIPS + 1) // 2, TRIPS // 2
     if environ["PATH_INFO"] == "/check-otp":
+        rid = body["verificationId"]
+        trips("floor:" + rid, before)
         try:
-            rid = body["verificationId"]
             verifier.check(Pending(id=rid, number="", request_id=rid), body["code"])
         except Exception:  # the wrong code, as every check of the benchmark sends
+            trips("floor:" + rid, after)
             return answer(start_response, "401 Unauthorized", {"error": "wrong code", "code": "wrong_code"})
         return answer(start_response, "200 OK", {"verified": True})
+    trips("floor:" + body["phoneNumber"], before)
     request_id = verifier.start(body["phoneNumber"])
+    trips("floor:" + request_id, after)
     return answer(start_response, "200 OK", {"verificationId": request_id, "phoneNumber": body["phoneNumber"]})
 '''
 
@@ -68,6 +91,7 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--latency", type=int, default=50)
     ap.add_argument("--pool", type=int, default=3000)
+    ap.add_argument("--trips", type=int, default=0, help="also measure the bare app with N Redis round trips a request")
     a = ap.parse_args()
     a.probe = False
     # The same worker class and processes as gunicorn.conf.py (gevent, two per core).
@@ -79,10 +103,15 @@ def main() -> None:
     os.environ["SUT_GUNICORN_ARGS"] = f"--worker-class gevent --workers {workers} --worker-connections 1000"
     sim = harness.Sim()
     try:
-        for name, kind, directory in (("seed", "seed", None), ("bare-sdk", "project", bare)):
+        targets = [("seed", "seed", None, 0), ("bare-sdk", "project", bare, 0)]
+        if a.trips:
+            targets.append((f"bare-sdk+{a.trips}", "project", bare, a.trips))
+        for name, kind, directory, count in targets:
             sim.reset()
             sim.config(latency_ms=a.latency, log_calls=False, enforce_concurrency=False, max_wrong=10**9)
-            srv = harness.Server(kind, sim, bare, extra_env={"QUIET": "1"}, project_dir=directory)
+            bench.flush_redis()
+            srv = harness.Server(kind, sim, bare, extra_env={"QUIET": "1", "FLOOR_REDIS_TRIPS": str(count)},
+                                 project_dir=directory)
             try:
                 time.sleep(0.5)
                 common = dict(target=name, latency_ms=a.latency, conns=a.conns)

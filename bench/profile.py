@@ -29,18 +29,24 @@ SECS = 10
 # (label, substring of a py-spy frame "function (file:line)"): the parts of a request worth naming.
 PARTS = [
     ("whole request (Flask wsgi_app)", "wsgi_app (flask/app.py"),
-    ("the lifecycle (app/lifecycle.py)", "(app/lifecycle.py"),
-    ("destination limits and cooldown (send_budget)", "send_budget (app/limits/__init__.py"),
-    ("limits: Redis round trips (execute_command)", "execute_command (redis/client.py"),
+    ("the web layer (app/web/)", "(app/web/"),
+    ("the lifecycle (app/lifecycle/)", "(app/lifecycle/"),
+    ("limits (app/limits/)", "(app/limits/"),
+    ("store (app/store/)", "(app/store/"),
+    ("Redis round trips (redis-py execute)", "execute (redis/client.py"),
+    ("Redis single commands (execute_command)", "execute_command (redis/client.py"),
     ("redis-py pool checkout", "get_connection (redis/connection.py"),
     ("Vonage call (SDK)", "(vonage_verify_legacy"),
     ("Vonage call (SDK v2)", "(vonage_verify/"),
-    ("store", "(app/store/"),
+    ("pydantic validate_call", "(pydantic/_internal/_validate_call.py"),
+    ("requests / urllib3", "send (requests/sessions.py"),
     ("phonenumbers", "(phonenumbers/"),
     ("token signing", "(jwt/"),
     ("logging", "(logging/"),
     ("metrics", "(prometheus_client/"),
     ("JSON", "(json/"),
+    ("gunicorn access log", "access (gunicorn/glogging.py"),
+    ("gunicorn request parsing", "(gunicorn/http/"),
     ("gevent hub (waiting, switching)", "run (gevent/hub.py"),
 ]
 

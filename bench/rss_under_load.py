@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Each gunicorn worker's resident memory after the slow-Vonage load (1000 ms, 256 connections, 10 s).
+"""Each gunicorn worker's resident memory after the slow-Vonage load (1000 ms, 256 connections, 10 s), with
+Twilio configured as the second provider (OTP_PROVIDER=vonage,twilio: both SDKs loaded in every worker).
 
 usage (from the project root): .venv/bin/python bench/rss_under_load.py   (needs ../shared/bench, node, wrk)
 """
@@ -22,12 +23,12 @@ def rss_mb(master: int) -> list[float]:
 
 
 if __name__ == "__main__":
-    sim = harness.Sim()
+    sim, twilio = harness.Sim(), harness.TwilioSim()
     try:
         sim.config(latency_ms=1000, log_calls=False, enforce_concurrency=False)
         bench.flush_redis()
-        server = harness.Server("project", sim, Path(tempfile.mkdtemp()), extra_env={"QUIET": "1"},
-                                project_dir=ROOT)
+        env = {"QUIET": "1", "OTP_PROVIDER": "vonage,twilio", **twilio.env()}
+        server = harness.Server("project", sim, Path(tempfile.mkdtemp()), extra_env=env, project_dir=ROOT)
         try:
             time.sleep(0.5)
             result = bench.wrk(server.base, "request.lua", 256, 10)
@@ -38,3 +39,4 @@ if __name__ == "__main__":
             server.stop()
     finally:
         sim.stop()
+        twilio.stop()
