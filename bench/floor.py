@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--latency", type=int, default=50)
-    ap.add_argument("--pool", type=int, default=3000)
+    ap.add_argument("--pool", type=int, default=6000)
     ap.add_argument("--trips", type=int, default=0, help="also measure the bare app with N Redis round trips a request")
     a = ap.parse_args()
     a.probe = False
