@@ -59,6 +59,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # Access log to stdout, one line per request with its id and duration; as JSON fields when
 # OTP_LOG_FORMAT=json, as text otherwise. The app's own events go the same way (app.logs).
 accesslog = "-"
+# gunicorn's logger, without the credentials in its access records (app.logs.AccessLogger).
+logger_class = "app.logs.AccessLogger"
 # The path without its query string: a client that puts the number or the code in the URL must not get
 # them into the log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from flask import g, has_request_context, request
+from gunicorn.glogging import Logger as _GunicornLogger
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 # A proxy's X-Request-ID is echoed when it looks like an id; anything else is replaced, never logged.
@@ -18,6 +19,12 @@ JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s"
 # gunicorn hands its access-log atoms to the record as a dict; these become fields of the JSON line.
 _ACCESS_FIELDS = {"h": "remote", "m": "method", "U": "path", "s": "status", "B": "bytes", "M": "duration_ms",
                   "{x-request-id}o": "request_id"}
+
+# The WSGI environ keys gunicorn's access atoms read (its %(h)s, %(r)s, %(m)s, %(U)s, %(q)s, %(H)s, %(f)s and
+# %(a)s); the request headers an access line never carries.
+_ACCESS_ENVIRON = ("REMOTE_ADDR", "REQUEST_METHOD", "RAW_URI", "SERVER_PROTOCOL", "PATH_INFO", "QUERY_STRING",
+                   "HTTP_REFERER", "HTTP_USER_AGENT")
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def request_id() -> str:
@@ -64,6 +71,24 @@ class NoQueryString(logging.Filter):
         if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
             record.args = (self._QUERY.sub("", record.args[0]), *record.args[1:])
         return True
+
+
+class AccessLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's logger (``logger_class`` in gunicorn.conf.py), whose access atoms leave out the credentials.
+
+    gunicorn copies every request header and every environ variable into each access record's atoms (an
+    API key's Authorization header and a cookie included, twice: ``{authorization}i`` and
+    ``{http_authorization}e``), for every request, whatever the format uses. Here its atoms are made from the
+    request's headers without Authorization and Cookie, and from the environ keys its own atoms read: a
+    format that names a credential prints '-', and the record holds none to leak into a handler that dumps
+    its arguments. ``%(u)s`` (a Basic user) is always '-'.
+    """
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        headers = [(name, value) for name, value in req.headers if name.lower() not in _SECRET_HEADERS]
+        kept = {key: environ[key] for key in _ACCESS_ENVIRON if key in environ}
+        atoms: dict[str, Any] = super().atoms(resp, headers, kept, request_time)
+        return atoms
 
 
 class RedactRefusedRequests(logging.Filter):
