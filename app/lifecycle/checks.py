@@ -48,9 +48,10 @@ CODE_PATTERN = re.compile(r"[0-9]{4,10}")
 # Seconds a check (or cancel) waits while another check of the same verification is at the provider (the
 # web layer sets it from the providers' and the store's timeouts).
 CHECK_WAIT = 12.0
-# Seconds between a waiting check's attempts to take the hold: soon at first (a provider answers a check in
-# tens of milliseconds), then at most four times a second.
-WAIT_STEPS = (0.02, 0.04, 0.08, 0.15, 0.25)
+# Seconds between a waiting check's attempts to take the hold: a provider answers a check in 50 ms at best
+# (hundreds, usually), so the first look is after that, then at most four times a second. Each look is a
+# store round trip.
+WAIT_STEPS = (0.05, 0.1, 0.2, 0.25)
 
 
 class Checks:
