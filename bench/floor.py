@@ -17,7 +17,7 @@ scripts, cpu_ms_per_req over every process of the server's session), so its line
 A start answers the request id as the verificationId; a check sends the wrong code to Vonage and answers 401.
 
 usage (from the project root, with ../shared, node and wrk present):
-  .venv/bin/python bench/floor.py [--secs S] [--pool N]
+  .venv/bin/python bench/floor.py [--secs S] [--pool N] [--trips N] [--latency MS] [--conns N] [--request-only]
 """
 import argparse
 import json
@@ -92,6 +92,7 @@ def main() -> None:
     ap.add_argument("--latency", type=int, default=50)
     ap.add_argument("--pool", type=int, default=6000)
     ap.add_argument("--trips", type=int, default=0, help="also measure the bare app with N Redis round trips a request")
+    ap.add_argument("--request-only", action="store_true", help="measure /request-otp only (skip the check phase)")
     a = ap.parse_args()
     a.probe = False
     # The same worker class and processes as gunicorn.conf.py (gevent, two per core).
@@ -116,6 +117,8 @@ def main() -> None:
                 time.sleep(0.5)
                 common = dict(target=name, latency_ms=a.latency, conns=a.conns)
                 print(json.dumps(dict(common, endpoint="request-otp", **bench.load(srv, "request.lua", a))), flush=True)
+                if a.request_only:
+                    continue
                 bodies = bare / f"check-bodies-{name}.jsonl"
                 bodies.write_text(bench.pending_checks(srv, a.pool))
                 r = bench.load(srv, "check.lua", a, {"BODIES": str(bodies)})
