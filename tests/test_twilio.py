@@ -101,3 +101,21 @@ def test_twilio_settings_are_checked_at_startup_without_repeating_a_secret(given
         load_settings({**TWILIO_SETTINGS, **given})
 
     assert f"missing {missing}" in str(exc.value) and "twilio-s3cret-token" not in str(exc.value)
+
+
+def test_twilio_takes_the_proxy_and_ca_bundle_from_the_environment_as_it_starts(
+        make_app: MakeApp, twilio: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """requests' environment variables hold for Twilio's calls, read once at startup rather than per call."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read by the mock")
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress.test:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    client = make_app({**TWILIO_SETTINGS, "OTP_RESEND_COOLDOWN": "0"}).test_client()
+    monkeypatch.delenv("HTTPS_PROXY")
+    twilio.add(responses.POST, f"{TWILIO}/Verifications", status=201, json=verification("VE1"))
+
+    assert client.post("/request-otp", json={"phoneNumber": NUMBER}).status_code == 200
+
+    sent = twilio.calls[0].request.req_kwargs
+    assert sent["proxies"]["https"] == "http://egress.test:3128"
+    assert sent["verify"] == str(bundle)

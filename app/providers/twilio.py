@@ -31,7 +31,7 @@ from ..errors import (
 from ..metrics import PROVIDER_ERRORS, PROVIDER_REFUSALS, provider_call
 from ..store import Pending
 from . import NO_DELIVERY_LEFT, State
-from .transport import transport_failure
+from .transport import environment_once, transport_failure
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ class TwilioProvider:
     def __init__(self, *, account_sid: str, username: str, password: str, service_sid: str, verify_url: str,
                  timeout: int, workflow: Sequence[str], lifetime: int) -> None:
         quiet_sdk_logger()
-        self._client = Client(username, password, account_sid, http_client=TwilioHttpClient(timeout=timeout))
+        http = TwilioHttpClient(timeout=timeout)
+        environment_once(http.session, verify_url)
+        self._client = Client(username, password, account_sid, http_client=http)
         self._client.verify.base_url = verify_url.rstrip("/")
         self._service = self._client.verify.v2.services(service_sid)
         self._workflow = tuple(CHANNELS[channel] for channel in workflow)

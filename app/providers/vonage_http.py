@@ -40,7 +40,7 @@ from ..errors import (
     WrongCodeError,
 )
 from ..metrics import PROVIDER_ERRORS, PROVIDER_REFUSALS, last_provider_ms, provider_call
-from .transport import transport_failure
+from .transport import environment_once, transport_failure
 
 log = logging.getLogger(__name__)
 # The last HTTP answer the SDK parsed in this context (greenlet or thread): the SDK returns None for an
@@ -198,11 +198,5 @@ def http_client(auth: Auth, api_host: str, timeout: int) -> HttpClient:
                                 # once, inside the time bound, rather than tried again.
                                 max_retries=0)
     client = _OneBoundedAttempt(auth, options)
-    # requests reads the proxy and CA-bundle variables and scans the whole environment on every call (an
-    # eighth of a request's CPU here). Every call goes to one host, so resolve them once, as requests would.
-    session = client._session
-    found = session.merge_environment_settings(f"https://{api_host}/", {}, None, None, None)
-    session.proxies.update(found["proxies"])
-    session.verify, session.cert = found["verify"], found["cert"]
-    session.trust_env = False
+    environment_once(client._session, f"https://{api_host}/")
     return client
