@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from app.store.redis_client import ReplyParser, connect
+from app.store.redis_client import ReplyParser, close_client, connect
 
 from .conftest import REDIS_URL
 
@@ -34,7 +34,7 @@ def test_the_check_says_whether_a_connection_holds_a_reply_nobody_read() -> None
         assert not connection.can_read()  # read: nothing pending again
         client.connection_pool.release(connection)
     finally:
-        client.close()
+        close_client(client)
 
 
 def test_the_check_says_a_connection_the_server_closed_is_closed_and_the_next_command_reconnects() -> None:
@@ -50,5 +50,5 @@ def test_the_check_says_a_connection_the_server_closed_is_closed_and_the_next_co
 
         assert client.set("otp:test:after-kill", "1", ex=5) and client.get("otp:test:after-kill") == "1"
     finally:
-        client.close()
+        close_client(client)
         admin.close()
