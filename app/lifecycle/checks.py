@@ -5,10 +5,9 @@ A check holds its verification in the store before the provider is asked and rel
 known. A concurrent check (or cancel), such as a form submitted twice, waits for that answer and then takes
 its own turn; only one still waiting after ``wait`` seconds is told to retry (409, Retry-After 1). The cap
 counts only checks that went to the provider, and no check ends a verification while another's answer is
-still coming. A check whose
-answer is lost (a timeout, a dropped connection, this worker killed, so that its hold runs out) marks the
-verification unsettled for good: every later check, resend and cancel asks the provider what became of it
-before concluding anything.
+still coming. A check whose answer is lost (a timeout, a dropped connection, this worker killed, so that
+its hold runs out) marks the verification unsettled for good: every later check, resend and cancel asks the
+provider what became of it before concluding anything.
 """
 
 from __future__ import annotations

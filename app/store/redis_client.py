@@ -29,12 +29,11 @@ _OS_POLL = monkey.get_original("select", "poll")
 
 
 class ReplyParser(_HiredisParser):
-    """redis-py's hiredis parser, whose check that a connection handed out holds no stray reply is a plain
-    non-blocking poll. Every command's connection is checked so as it leaves the pool (``can_read()``, no
-    wait); under gevent redis-py's check went through gevent's poll, a trip through the hub for each of a
-    request's round trips (a tenth of a worker's CPU per start, by py-spy). A socket with anything to read,
-    or a wait asked for, goes to redis-py's own check as before, which tells a stray reply from a closed
-    connection."""
+    """redis-py's hiredis parser, whose check that a connection holds no stray reply is a plain non-blocking
+    poll. The pool makes that check (``can_read()``, no wait) on every connection it hands out; under gevent
+    redis-py made it through gevent's poll, a trip through the hub for each of a request's round trips (a
+    tenth of a worker's CPU per start, by py-spy). A socket with anything to read, or a wait asked for, goes
+    to redis-py's own check as before, which tells a stray reply from a closed connection."""
 
     def can_read(self, timeout: float = 0) -> bool:
         sock, reader = getattr(self, "_sock", None), getattr(self, "_reader", None)
