@@ -1,24 +1,51 @@
-"""What a failed HTTP call to any provider means, before its answer is read: the SDKs here all send through
-requests. A connection never made (refused, no route, no name, a connect timeout, TLS) certainly sent
-nothing; one dropped after the request went out, or a read timeout, may have.
+"""What the providers' SDKs share: they all send through requests. Their sessions are prepared once here,
+and a failed call is read here before its answer: a connection never made (refused, no route, no name, a
+connect timeout, TLS) certainly sent nothing; one dropped after the request went out, or a read timeout,
+may have.
 """
 
 from __future__ import annotations
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
 from ..errors import OtpError, UpstreamTimeoutError, UpstreamUnavailableError
+from ..polling import readable
 
 
-def environment_once(session: requests.Session, url: str) -> None:
-    """Resolve requests' proxy and CA-bundle variables for ``url`` once, as requests would, and stop
-    ``session`` reading them on every call: requests scans the whole environment for each request (about
-    0.1 ms of CPU a call here), and every call of a provider's session goes to one host."""
+class _Connection(HTTPSConnection):
+    """urllib3's HTTPS connection, whose check that it is still usable (no stray answer, not closed by the
+    provider), made each time the pool hands it out, asks the operating system (app.polling): urllib3's own
+    goes through gevent's hub under gunicorn, a twentieth of a worker's CPU per start by py-spy."""
+
+    @property
+    def is_connected(self) -> bool:
+        return self.sock is not None and not readable(self.sock)
+
+
+class _ConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _Connection
+
+
+def prepare(session: requests.Session, url: str) -> None:
+    """Make a provider's ``session`` cheaper per call, with the same behaviour.
+
+    requests' proxy and CA-bundle variables are resolved for ``url`` once, as requests would, and the
+    session stops reading them on every call: requests scans the whole environment for each request (about
+    0.1 ms of CPU a call here), and every call of a provider's session goes to one host. Its HTTPS pools
+    check their connections with a plain poll (``_Connection``).
+    """
     found = session.merge_environment_settings(url, {}, None, None, None)
     session.proxies.update(found["proxies"])
     session.verify, session.cert = found["verify"], found["cert"]
     session.trust_env = False
+    for adapter in session.adapters.values():
+        if isinstance(adapter, HTTPAdapter):
+            manager = adapter.poolmanager  # its own copy: the default mapping is urllib3's module-wide one
+            manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": _ConnectionPool}
 
 
 def never_connected(exc: requests.ConnectionError) -> bool:

@@ -31,7 +31,7 @@ from ..errors import (
 from ..metrics import PROVIDER_ERRORS, PROVIDER_REFUSALS, provider_call
 from ..store import Pending
 from . import NO_DELIVERY_LEFT, State
-from .transport import environment_once, transport_failure
+from .transport import prepare, transport_failure
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class TwilioProvider:
                  timeout: int, workflow: Sequence[str], lifetime: int) -> None:
         quiet_sdk_logger()
         http = TwilioHttpClient(timeout=timeout)
-        environment_once(http.session, verify_url)
+        prepare(http.session, verify_url)
         self._client = Client(username, password, account_sid, http_client=http)
         self._client.verify.base_url = verify_url.rstrip("/")
         self._service = self._client.verify.v2.services(service_sid)

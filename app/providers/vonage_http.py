@@ -40,7 +40,7 @@ from ..errors import (
     WrongCodeError,
 )
 from ..metrics import PROVIDER_ERRORS, PROVIDER_REFUSALS, last_provider_ms, provider_call
-from .transport import environment_once, transport_failure
+from .transport import prepare, transport_failure
 
 log = logging.getLogger(__name__)
 # The last HTTP answer the SDK parsed in this context (greenlet or thread): the SDK returns None for an
@@ -198,5 +198,5 @@ def http_client(auth: Auth, api_host: str, timeout: int) -> HttpClient:
                                 # once, inside the time bound, rather than tried again.
                                 max_retries=0)
     client = _OneBoundedAttempt(auth, options)
-    environment_once(client._session, f"https://{api_host}/")
+    prepare(client._session, f"https://{api_host}/")
     return client

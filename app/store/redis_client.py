@@ -3,17 +3,17 @@ Cluster, each with bounded pools and timeouts so that an outage fails fast."""
 
 from __future__ import annotations
 
-import select
 import urllib.parse
 from typing import Any
 
 import redis
-from gevent import monkey
 from redis._parsers import _HiredisParser
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
+
+from ..polling import readable
 
 # Connections per process to one Redis. Under many concurrent requests (gevent workers) a request waits
 # for a free one, up to the socket timeout, instead of failing: redis-py's own pool refuses the 101st.
@@ -22,10 +22,6 @@ POOL_CONNECTIONS = 64
 
 # Seconds a Redis command may take by default (OTP_STORE_TIMEOUT): connecting, a free connection, an answer.
 TIMEOUT = 2
-
-
-# The operating system's poll, also under gevent (whose select.poll waits on its hub, even for no time).
-_OS_POLL = monkey.get_original("select", "poll")
 
 
 class ReplyParser(_HiredisParser):
@@ -40,9 +36,7 @@ class ReplyParser(_HiredisParser):
         tls_buffered = getattr(sock, "pending", None)  # decrypted bytes above the socket (rediss://)
         if timeout or sock is None or reader is None or reader.has_data() or (tls_buffered and tls_buffered()):
             return bool(super().can_read(timeout))
-        poller = _OS_POLL()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0)) and bool(super().can_read(timeout))
+        return readable(sock) and bool(super().can_read(timeout))
 
 
 def blocking_pool(url: str, timeout: float = TIMEOUT, **options: Any) -> redis.BlockingConnectionPool:
