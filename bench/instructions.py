@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """Instructions per /request-otp, counted by valgrind's callgrind: a CPU cost that machine noise does not move.
 
-Runs the app in-process (Flask's test client, Redis store, limits on, JSON logs to /dev/null) against the
-shared Vonage simulator, once with N requests and once with none; the difference over N is the cost of one
-request, Python and C libraries included (not Redis's or the simulator's). Use it to compare two versions
-of the code: the same number twice means nothing changed.
+Runs the app in-process under gevent, as gunicorn.conf.py's workers do (Flask's test client, Redis store,
+limits on, JSON logs to /dev/null) against the shared Vonage simulator, once with N requests and once with
+none; the difference over N is the cost of one request, Python and C libraries included (not Redis's or
+the simulator's, nor the kernel's: a round trip's system calls count for little here). Use it to compare
+two versions of the code: the same number twice means nothing changed.
 
 usage (from the project root, with ../shared, node and valgrind present):
   .venv/bin/python bench/instructions.py            # prints instructions/request
   RATELIMIT=false .venv/bin/python bench/instructions.py
 """
-import logging
 import os
-import re
-import subprocess
 import sys
-from pathlib import Path
+
+if sys.argv[1:2] == ["--inside"]:
+    # As gunicorn.conf.py does for every worker: sockets, ssl and time cooperative, before anything imports them.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT.parent / "shared" / "bench"))
