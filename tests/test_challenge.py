@@ -232,3 +232,35 @@ def test_a_destination_crossing_its_budget_is_logged_once_per_window_and_counted
                for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
                for s in f.samples if s.name == "otp_challenges_total" and s.labels.get("country") == "US"}
     assert samples[("prefix", "asked")] >= 5 and samples[("prefix", "solved")] >= 1
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_send_its_client_limit_refuses_leaves_no_slot_in_the_budgets(
+        settings_for: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(settings_for, OTP_RATELIMIT_COUNTRY="2/hour", OTP_RATELIMIT_REQUEST_IP="1/hour").test_client()
+    vonage.start("ok")
+
+    assert send(client, "+14155550001").status_code == 200
+    assert send(client, "+14155550002").status_code == 429  # the same client again: past its limit
+    # The refused send gave back what the limits' round trip took: one more person fits the country's budget.
+    assert send(client, "+14155550003", "198.51.100.3").status_code == 200
+    assert send(client, "+14155550004", "198.51.100.4").status_code == 428
+    assert len(vonage.calls("start")) == 2
+
+
+@pytest.mark.parametrize("api", ["legacy"])
+def test_a_resend_refused_for_its_missing_solution_gives_its_slots_back(
+        settings_for: dict[str, str], vonage: FakeVonage, make_app: MakeApp) -> None:
+    client = make_app(settings_for, OTP_RATELIMIT_COUNTRY="2/hour", OTP_RESEND_COOLDOWN="0").test_client()
+    vonage.start("ok")
+    vonage.check("ok")
+    typed = [send(client, f"+1415555000{i}", f"198.51.100.{i}").json["verificationId"] for i in (1, 2)]
+    vid = send(client, "+14155550003", "198.51.100.3", altcha=solution(client)).json["verificationId"]
+    for typed_back in typed:  # the country's budget has room again: only the third code is unconverted
+        assert client.post("/check-otp", json={"verificationId": typed_back, "code": "123456"}).status_code == 200
+
+    # Started past a budget, the resend needs a fresh solution even with room left, and takes no slot without.
+    assert client.post("/resend-otp", json={"verificationId": vid}).status_code == 428
+    assert send(client, "+14155550004", "198.51.100.4").status_code == 200
+    assert send(client, "+14155550005", "198.51.100.5").status_code == 428
+    assert not vonage.calls("next")

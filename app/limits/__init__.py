@@ -24,7 +24,7 @@ from ..callers import Caller, network
 from ..errors import ChallengeRequiredError, OtpError, RateLimitedError, StoreError
 from ..metrics import CHALLENGES, DELIVERIES
 from ..settings import Settings
-from .budgets import BUDGET_PREFIX, Budget, Send, budgets_for
+from .budgets import BUDGET_PREFIX, Budget, Full, Send, budgets_for
 from .scopes import BUDGET_NAMES, LIMIT_NAMES, SETTINGS, VELOCITY_SCOPES
 
 log = logging.getLogger(__name__)
@@ -132,30 +132,32 @@ class Limits:
         """Hold a send to ``number`` to its caller's and its destination's limits, its cooldown and budgets.
 
         Before the send, in one round trip: the request is counted against its caller's limits, the number's
-        limits are tested, and its resend cooldown is taken in one atomic step (of two sends racing to one
-        number only one goes out; the other is answered 429). Past one, nothing is sent: 429. Then the
-        caller takes ``delivery``'s slots in the shared budgets (``Send.take_budgets``). A send that raised
-        gives the cooldown back, spends none of the number's limits (so a stranger's requests cannot use up
-        the owner's), and gives its budget slots back unless the provider may have sent (a timeout); one
-        that delivered a code counts against the number's limits, and its slots stay until its code is
-        verified (``converted``).
+        limits are tested, its resend cooldown is taken in one atomic step (of two sends racing to one number
+        only one goes out; the other is answered 429), and on one Redis ``delivery``'s budget slots are taken.
+        Past one limit, nothing is sent (429) and the slots are given back. Then the caller settles the
+        budgets (``Send.take_budgets``: a proof past a full one). A send that raised gives the cooldown back,
+        spends none of the number's limits (so a stranger's requests cannot use up the owner's), and gives its
+        budget slots back unless the provider may have sent (a timeout); one that delivered a code counts
+        against the number's limits, and its slots stay until its code is verified (``converted``).
         """
-        send = Send(self if self.enabled else None, caller, number, delivery)
         if not self.enabled:
-            yield send
+            yield Send(None, caller, number, delivery)
             return
         callers = self._caller("send-ip", caller)
         destination = self._destination(caller, number)
         cooldown = (Window("send-cooldown", self._cooldown,
                            self._cooldown.key_for(KEY_PREFIX, "send-cooldown", number)) if self._cooldown else None)
-        counts, taken = self._moving_windows(destination, [*callers, *([cooldown] if cooldown else [])])
+        budgets = self._budgets(caller, number)
+        counts, taken, full = self._moving_windows(destination, [*callers, *([cooldown] if cooldown else [])],
+                                                   budgets, delivery)
+        send = Send(self, caller, number, delivery, budgets, full)
         try:
             self._refuse_past(callers, taken[:len(callers)], number)
             if cooldown:
                 self._refuse_past([cooldown], taken[len(callers):], number)
-            if full := [(start + w.item.get_expiry(), w) for w, (start, count) in zip(destination, counts, strict=True)
-                        if count >= w.item.amount]:
-                raise self._too_many([(reset, w.scope, str(w.item)) for reset, w in full], number)
+            if crowded := [(start + w.item.get_expiry(), w) for w, (start, count)
+                           in zip(destination, counts, strict=True) if count >= w.item.amount]:
+                raise self._too_many([(reset, w.scope, str(w.item)) for reset, w in crowded], number)
             yield send
         except BaseException as exc:
             if cooldown and taken[-1]:
@@ -163,6 +165,8 @@ class Limits:
             if send.budgets and not (isinstance(exc, OtpError) and exc.may_have_sent):
                 self._budget_call(self.budgets.give_back, send.budgets, [delivery])
                 DELIVERIES.labels("unsent", phone.country(number)).inc()
+            elif send.held():
+                self._budget_call(self.budgets.give_back, budgets, [delivery])  # refused before its budgets
             raise
         if not send.budgets:
             # Every send takes its budgets before the provider call; one that went out without is a bug.
@@ -173,16 +177,18 @@ class Limits:
             # The code is on its way: a 503 now would only make the person ask for another.
             log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
 
-    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool | None],
+    def take_budgets(self, send: Send, proof: Callable[[], bool | None],
                      required: str = "") -> tuple[list[Budget], str]:
-        """Take ``delivery``'s slot in every shared budget of its destination and caller's network, in one
-        atomic step. Past a soft budget (or whatever their room, when ``required`` names one) the send needs
-        ``proof()`` (True: a solved challenge, a CAPTCHA; False: a solution refused; None: none offered):
-        without it, 428 challenge_required; with it, the slots are taken anyway. Past the spend cap, 429
-        whatever was proved. Answers the budgets taken and the name of the one the send had to prove itself
-        past ('' for none)."""
-        budgets = self._budgets(caller, number)
-        full = [] if required else self._budget_call(self.budgets.take, budgets, delivery)
+        """Take ``send``'s slot in every shared budget of its destination and caller's network, in one atomic
+        step (``send_budget``'s round trip took them on one Redis). Past a soft budget (or whatever their room,
+        when ``required`` names one) the send needs ``proof()`` (True: a solved challenge, a CAPTCHA; False: a
+        solution refused; None: none offered): without it, 428 challenge_required; with it, the slots are
+        taken anyway. Past the spend cap, 429 whatever was proved. Answers the budgets taken and the name of
+        the one the send had to prove itself past ('' for none)."""
+        budgets, number, full = send.wanted, send.number, send.full
+        if full is None:  # not taken yet: the limits are not on one Redis
+            full = [] if required else self._budget_call(self.budgets.take, budgets, send.delivery)
+        held = not full and (send.full is not None or not required)
         name = required
         if required or (full and not any(b.hard for b, _ in full)):
             if not name:
@@ -194,7 +200,8 @@ class Limits:
                 CHALLENGES.labels(name, "asked" if proved is None else "failed", country).inc()
                 raise ChallengeRequiredError(name, None if proved is None else SOLUTION_REFUSED)
             CHALLENGES.labels(name, "solved", country).inc()
-            full = self._budget_call(self.budgets.take, budgets, delivery, True)
+            if not held:
+                full = self._budget_call(self.budgets.take, budgets, send.delivery, True)
         if full:
             hard = [(frees, b) for b, frees in full if b.hard]
             self._crossed(hard[0][1], number)
@@ -253,19 +260,22 @@ class Limits:
         except LimitStorageError as exc:
             raise _storage_down(exc) from exc
 
-    def _moving_windows(self, read: Sequence[Window],
-                        take: Sequence[Window]) -> tuple[list[tuple[float, int]], list[bool]]:
-        """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``."""
+    def _moving_windows(self, read: Sequence[Window], take: Sequence[Window], budgets: Sequence[Budget] = (),
+                        member: str = "") -> tuple[list[tuple[float, int]], list[bool], Full | None]:
+        """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``;
+        with ``budgets``, on one Redis, ``member``'s slots in them are taken in the same round trip (their full
+        ones, as ``BudgetStore.take`` answers them; elsewhere None: not taken yet)."""
         storage = self.storage
         try:
             if isinstance(storage, RedisStorage) and not isinstance(storage, RedisClusterStorage):
-                from .redis import moving_windows
+                from .redis import RedisBudgets, moving_windows
 
-                return moving_windows(storage, read, take)
+                assert isinstance(self.budgets, RedisBudgets)
+                return moving_windows(storage, read, take, (self.budgets, budgets, member) if budgets else None)
             # Memory, and a Cluster, whose keys live on several nodes: one window at a time.
             assert isinstance(storage, MovingWindowSupport)
             return ([storage.get_moving_window(w.key, w.item.amount, w.item.get_expiry()) for w in read],
-                    [storage.acquire_entry(w.key, w.item.amount, w.item.get_expiry()) for w in take])
+                    [storage.acquire_entry(w.key, w.item.amount, w.item.get_expiry()) for w in take], None)
         except LimitStorageError as exc:
             raise _storage_down(exc) from exc
 

@@ -36,8 +36,12 @@ class Budget:
     hard: bool = False
 
 
+# The full budgets that stopped a take, each with the time its oldest slot frees: empty when it took them.
+Full = list[tuple[Budget, float]]
+
+
 class BudgetStore(Protocol):
-    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> list[tuple[Budget, float]]:
+    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> Full:
         """Take a slot for ``member`` in every budget, or in none; ``force`` takes them in full soft budgets
         too (never past a full hard one). Answers the full budgets that stopped it, each with the time its
         oldest slot frees: empty when the slots were taken."""
@@ -59,7 +63,7 @@ class MemoryBudgets:
             del slots[member]
         return slots
 
-    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> list[tuple[Budget, float]]:
+    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> Full:
         with self._lock:
             now = time.time()
             full = [(b, min(slots.values()) + b.seconds) for b in budgets
@@ -78,27 +82,34 @@ class MemoryBudgets:
 
 
 class Taker(Protocol):
-    def take_budgets(self, caller: Caller, number: str, delivery: str, proof: Callable[[], bool | None],
+    def take_budgets(self, send: Send, proof: Callable[[], bool | None],
                      required: str = "") -> tuple[list[Budget], str]:
         """Take a send's budget slots (app.limits.Limits)."""
 
 
 class Send:
-    """One send held by ``Limits.send_budget`` (app.limits): its budgets are taken between the limits and the
-    provider call."""
+    """One send held by ``Limits.send_budget`` (app.limits): its budgets are settled between the limits and
+    the provider call."""
 
-    def __init__(self, limits: Taker | None, caller: Caller, number: str, delivery: str) -> None:
-        self._limits, self._caller, self._number, self._delivery = limits, caller, number, delivery
+    def __init__(self, limits: Taker | None, caller: Caller, number: str, delivery: str,
+                 wanted: Sequence[Budget] = (), full: Full | None = None) -> None:
+        self._limits, self.caller, self.number, self.delivery = limits, caller, number, delivery
+        # The budgets of this delivery, and the full ones that stopped the round trip that took their slots
+        # with the limits (empty: taken; None: not taken yet, as where the limits are not on one Redis).
+        self.wanted, self.full = list(wanted), full
         self.budgets: list[Budget] = []
         # The budget past which this send had to prove itself ('' when it had not).
         self.challenge = ""
 
+    def held(self) -> bool:
+        """Whether the limits' round trip took this send's slots and no ``take_budgets`` settled them yet."""
+        return self.full == [] and not self.budgets
+
     def take_budgets(self, proof: Callable[[], bool | None], required: str = "") -> None:
-        """Take this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off.
+        """Settle this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off.
         ``required`` (a budget's name) asks for ``proof`` whatever the budgets' room."""
         if self._limits is not None:
-            self.budgets, self.challenge = self._limits.take_budgets(self._caller, self._number, self._delivery,
-                                                                     proof, required)
+            self.budgets, self.challenge = self._limits.take_budgets(self, proof, required)
 
 
 # One hash tag for every budget key: in a Cluster they live on one node, where one script can take them all.

@@ -15,31 +15,38 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisError
 
 from . import Window
-from .budgets import Budget
+from .budgets import Budget, Full
 
 
-def moving_windows(storage: RedisStorage, read: Sequence[Window],
-                   take: Sequence[Window]) -> tuple[list[tuple[float, int]], list[bool]]:
+def moving_windows(storage: RedisStorage, read: Sequence[Window], take: Sequence[Window],
+                   then: tuple[RedisBudgets, Sequence[Budget], str] | None = None
+                   ) -> tuple[list[tuple[float, int]], list[bool], Full | None]:
     """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``,
-    as limits' ``get_moving_window`` and ``acquire_entry`` would answer them, in one pipeline."""
+    as limits' ``get_moving_window`` and ``acquire_entry`` would answer them, in one pipeline; with ``then``
+    (the budget store, budgets and a member), the same pipeline also takes the budgets' slots as
+    ``RedisBudgets.take`` does, and answers its full budgets (None without ``then``)."""
     now = time.time()
     prefixed = storage.prefixed_key
-    calls: list[tuple[Script, tuple[Any, ...]]] = [
-        (storage.lua_moving_window, (prefixed(w.key), now - w.item.get_expiry(), w.item.amount)) for w in read]
-    calls += [(storage.lua_acquire_moving_window, (prefixed(w.key), now, w.item.amount, w.item.get_expiry(), 1))
+    calls: list[tuple[Script, list[str], list[Any]]] = [
+        (storage.lua_moving_window, [prefixed(w.key)], [now - w.item.get_expiry(), w.item.amount]) for w in read]
+    calls += [(storage.lua_acquire_moving_window, [prefixed(w.key)], [now, w.item.amount, w.item.get_expiry(), 1])
               for w in take]
-    answers = _evalsha(cast(Redis, storage.get_connection()), calls)
+    client = cast(Redis, storage.get_connection())
+    if then:
+        calls.append((then[0].script, *_take_call(then[1], then[2], False, now)))
+    answers = _evalsha(client, calls)
     windows = [(float(answer[0]), int(answer[1])) if answer else (now, 0) for answer in answers[:len(read)]]
-    return windows, [bool(answer) for answer in answers[len(read):]]
+    taken = [bool(answer) for answer in answers[len(read):len(read) + len(take)]]
+    return windows, taken, _full(then[1], answers[-1]) if then else None
 
 
-def _evalsha(client: Redis, calls: Sequence[tuple[Script, tuple[Any, ...]]]) -> list[Any]:
-    """Run each (script, (key, *args)) in one pipeline. A script Redis has forgotten (after a restart or a
+def _evalsha(client: Redis, calls: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
+    """Run each (script, keys, args) in one pipeline. A script Redis has forgotten (after a restart or a
     failover) is loaded, as limits would, and only the calls that it failed run again."""
-    def run(batch: Sequence[tuple[Script, tuple[Any, ...]]]) -> list[Any]:
+    def run(batch: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
         pipe = client.pipeline(transaction=False)
-        for script, (key, *args) in batch:
-            pipe.evalsha(script.sha, 1, key, *args)
+        for script, keys, args in batch:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
         try:
             return pipe.execute(raise_on_error=False)
         except RedisError as exc:
@@ -104,24 +111,34 @@ return {}
 """
 
 
+def _take_call(budgets: Sequence[Budget], member: str, force: bool, now: float) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of _TAKE for ``member``'s slot in each of ``budgets``."""
+    args: list[Any] = [member, now, int(force)]
+    for budget in budgets:
+        args += [budget.limit, budget.seconds, int(budget.hard)]
+    return [b.key for b in budgets], args
+
+
+def _full(budgets: Sequence[Budget], answer: Sequence[Any]) -> Full:
+    """_TAKE's answer as the full budgets that stopped it, each with the time its oldest slot frees."""
+    return [(budgets[int(answer[i]) - 1], float(answer[i + 1]) + budgets[int(answer[i]) - 1].seconds)
+            for i in range(0, len(answer), 2)]
+
+
 class RedisBudgets:
     """Slots in sorted sets on the limits' Redis (one server, a Sentinel's master or a Cluster: every budget
     key carries one hash tag, so the one script that takes them runs on one node)."""
 
     def __init__(self, client: Any) -> None:
         self._redis = client
-        self._take = client.register_script(_TAKE)
+        self.script = client.register_script(_TAKE)
 
-    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> list[tuple[Budget, float]]:
-        args: list[object] = [member, time.time(), int(force)]
-        for budget in budgets:
-            args += [budget.limit, budget.seconds, int(budget.hard)]
+    def take(self, budgets: Sequence[Budget], member: str, force: bool = False) -> Full:
+        keys, args = _take_call(budgets, member, force, time.time())
         try:
-            answer = self._take(keys=[b.key for b in budgets], args=args)
+            return _full(budgets, self.script(keys=keys, args=args))
         except RedisError as exc:
             raise LimitStorageError(exc) from exc
-        return [(budgets[int(answer[i]) - 1], float(answer[i + 1]) + budgets[int(answer[i]) - 1].seconds)
-                for i in range(0, len(answer), 2)]
 
     def give_back(self, budgets: Sequence[Budget], members: Sequence[str]) -> None:
         try:
