@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Instructions per /request-otp, counted by valgrind's callgrind: a CPU cost that machine noise does not move.
+"""Instructions per /request-otp (or per wrong-code /check-otp), counted by valgrind's callgrind: a CPU cost
+that machine noise does not move.
 
 Runs the app in-process under gevent, as gunicorn.conf.py's workers do (Flask's test client, Redis store,
 limits on, JSON logs to /dev/null) against the shared Vonage simulator, once with N requests and once with
@@ -9,6 +10,8 @@ two versions of the code: the same number twice means nothing changed.
 
 usage (from the project root, with ../shared, node and valgrind present):
   .venv/bin/python bench/instructions.py            # prints instructions/request
+  .venv/bin/python bench/instructions.py check      # a wrong-code check by verificationId (both runs start
+                                                    # the same verifications; one checks N of them too)
   RATELIMIT=false .venv/bin/python bench/instructions.py
 """
 import os
@@ -32,7 +35,7 @@ import harness  # noqa: E402
 N = 200
 
 
-def requests_in_process(port: int, count: int, first: int) -> None:
+def requests_in_process(port: int, count: int, first: int, checks: bool) -> None:
     sys.path.insert(0, str(ROOT))
     from app import create_app
     from app.logs import configure_logging
@@ -50,15 +53,21 @@ def requests_in_process(port: int, count: int, first: int) -> None:
         OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits, OTP_RATELIMIT_REQUEST_NETWORK=limits,
         OTP_RATELIMIT_SPEND_CAP=limits))
     client = app.test_client()
-    for i in range(30 + count):  # the first 30 warm caches and connections in both runs
+    ids = []
+    for i in range(30 + (N if checks else count)):  # the first 30 warm caches and connections in both runs
         answer = client.post("/request-otp", json={"phoneNumber": f"+1201{first + i:07d}"})
         assert answer.status_code == 200, answer.data
+        ids.append(answer.json["verificationId"])
+    for verification_id in ids[:30 + count] if checks else []:
+        answer = client.post("/check-otp", json={"verificationId": verification_id, "code": "000000"})
+        assert answer.status_code == 401, answer.data
 
 
-def counted(port: int, count: int, first: int) -> int:
+def counted(port: int, count: int, first: int, checks: bool) -> int:
     env = dict(os.environ, REQUESTS_CA_BUNDLE=str(harness.CERT))
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-                          "--inside", str(port), str(count), str(first)], capture_output=True, text=True, env=env)
+                          "--inside", str(port), str(count), str(first), str(int(checks))],
+                         capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
@@ -66,13 +75,15 @@ def counted(port: int, count: int, first: int) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--inside"]:
-        requests_in_process(*(int(a) for a in sys.argv[2:5]))
+        port, count, first, checks = (int(a) for a in sys.argv[2:6])
+        requests_in_process(port, count, first, bool(checks))
         sys.exit(0)
+    checks = sys.argv[1:2] == ["check"]
     sim = harness.Sim()
-    sim.config(log_calls=False, enforce_concurrency=False)
+    sim.config(log_calls=False, enforce_concurrency=False, max_wrong=10**9)
     try:
-        idle, busy = counted(sim.port, 0, 2000000), counted(sim.port, N, 3000000)
+        idle, busy = counted(sim.port, 0, 2000000, checks), counted(sim.port, N, 3000000, checks)
     finally:
         sim.stop()
         subprocess.run(["redis-cli", "-n", "15", "flushdb"], capture_output=True)
-    print(f"instructions/request: {(busy - idle) // N}")
+    print(f"instructions/{'check' if checks else 'request'}: {(busy - idle) // N}")
