@@ -5,6 +5,7 @@ closed, as urllib3's own does."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,7 +91,7 @@ def test_a_connection_the_provider_closed_is_not_used_again(server: KeepAlive,
     for _ in range(200):  # the server's close reaches this end
         if not idle.is_connected:
             break
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     assert not idle.is_connected
     pool.pool.put(idle)
 

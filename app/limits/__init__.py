@@ -133,12 +133,12 @@ class Limits:
 
         Before the send, in one round trip: the request is counted against its caller's limits, the number's
         limits are tested, its resend cooldown is taken in one atomic step (of two sends racing to one number
-        only one goes out; the other is answered 429), and on one Redis ``delivery``'s budget slots are taken.
-        Past one limit, nothing is sent (429) and the slots are given back. Then the caller settles the
-        budgets (``Send.take_budgets``: a proof past a full one). A send that raised gives the cooldown back,
-        spends none of the number's limits (so a stranger's requests cannot use up the owner's), and gives its
-        budget slots back unless the provider may have sent (a timeout); one that delivered a code counts
-        against the number's limits, and its slots stay until its code is verified (``converted``).
+        only one goes out; the other is answered 429), and ``delivery``'s budget slots are taken (on one Redis
+        in the same round trip). Past one limit, nothing is sent (429) and the slots are given back. Then the
+        caller settles the budgets (``Send.take_budgets``: a proof past a full one). A send that raised gives the
+        cooldown back, spends none of the number's limits (so a stranger's requests cannot use up the owner's),
+        and gives its budget slots back unless the provider may have sent (a timeout); one that delivered a code
+        counts against the number's limits, and its slots stay until its code is verified (``converted``).
         """
         if not self.enabled:
             yield Send(None, caller, number, delivery)
@@ -179,16 +179,13 @@ class Limits:
 
     def take_budgets(self, send: Send, proof: Callable[[], bool | None],
                      required: str = "") -> tuple[list[Budget], str]:
-        """Take ``send``'s slot in every shared budget of its destination and caller's network, in one atomic
-        step (``send_budget``'s round trip took them on one Redis). Past a soft budget (or whatever their room,
+        """Settle ``send``'s slots in every shared budget of its destination and caller's network, which
+        ``send_budget`` took in one atomic step unless one was full. Past a soft budget (or whatever their room,
         when ``required`` names one) the send needs ``proof()`` (True: a solved challenge, a CAPTCHA; False: a
         solution refused; None: none offered): without it, 428 challenge_required; with it, the slots are
         taken anyway. Past the spend cap, 429 whatever was proved. Answers the budgets taken and the name of
         the one the send had to prove itself past ('' for none)."""
         budgets, number, full = send.wanted, send.number, send.full
-        if full is None:  # not taken yet: the limits are not on one Redis
-            full = [] if required else self._budget_call(self.budgets.take, budgets, send.delivery)
-        held = not full and (send.full is not None or not required)
         name = required
         if required or (full and not any(b.hard for b, _ in full)):
             if not name:
@@ -200,7 +197,7 @@ class Limits:
                 CHALLENGES.labels(name, "asked" if proved is None else "failed", country).inc()
                 raise ChallengeRequiredError(name, None if proved is None else SOLUTION_REFUSED)
             CHALLENGES.labels(name, "solved", country).inc()
-            if not held:
+            if full:
                 full = self._budget_call(self.budgets.take, budgets, send.delivery, True)
         if full:
             hard = [(frees, b) for b, frees in full if b.hard]
@@ -261,10 +258,10 @@ class Limits:
             raise _storage_down(exc) from exc
 
     def _moving_windows(self, read: Sequence[Window], take: Sequence[Window], budgets: Sequence[Budget] = (),
-                        member: str = "") -> tuple[list[tuple[float, int]], list[bool], Full | None]:
-        """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``;
-        with ``budgets``, on one Redis, ``member``'s slots in them are taken in the same round trip (their full
-        ones, as ``BudgetStore.take`` answers them; elsewhere None: not taken yet)."""
+                        member: str = "") -> tuple[list[tuple[float, int]], list[bool], Full]:
+        """The (start, count) of each window in ``read``, whether an entry was acquired in each of ``take``,
+        and then ``member``'s slots taken in ``budgets`` (their full ones, as ``BudgetStore.take`` answers
+        them): on one Redis in one round trip."""
         storage = self.storage
         try:
             if isinstance(storage, RedisStorage) and not isinstance(storage, RedisClusterStorage):
@@ -275,7 +272,8 @@ class Limits:
             # Memory, and a Cluster, whose keys live on several nodes: one window at a time.
             assert isinstance(storage, MovingWindowSupport)
             return ([storage.get_moving_window(w.key, w.item.amount, w.item.get_expiry()) for w in read],
-                    [storage.acquire_entry(w.key, w.item.amount, w.item.get_expiry()) for w in take], None)
+                    [storage.acquire_entry(w.key, w.item.amount, w.item.get_expiry()) for w in take],
+                    self.budgets.take(budgets, member) if budgets else [])
         except LimitStorageError as exc:
             raise _storage_down(exc) from exc
 

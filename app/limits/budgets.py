@@ -92,18 +92,18 @@ class Send:
     the provider call."""
 
     def __init__(self, limits: Taker | None, caller: Caller, number: str, delivery: str,
-                 wanted: Sequence[Budget] = (), full: Full | None = None) -> None:
+                 wanted: Sequence[Budget] = (), full: Sequence[tuple[Budget, float]] = ()) -> None:
         self._limits, self.caller, self.number, self.delivery = limits, caller, number, delivery
-        # The budgets of this delivery, and the full ones that stopped the round trip that took their slots
-        # with the limits (empty: taken; None: not taken yet, as where the limits are not on one Redis).
-        self.wanted, self.full = list(wanted), full
+        # The budgets of this delivery, and the full ones that stopped the take of their slots beside the
+        # limits (none: the slots were taken).
+        self.wanted, self.full = list(wanted), list(full)
         self.budgets: list[Budget] = []
         # The budget past which this send had to prove itself ('' when it had not).
         self.challenge = ""
 
     def held(self) -> bool:
-        """Whether the limits' round trip took this send's slots and no ``take_budgets`` settled them yet."""
-        return self.full == [] and not self.budgets
+        """Whether this send's slots were taken beside the limits and no ``take_budgets`` settled them yet."""
+        return bool(self.wanted) and not self.full and not self.budgets
 
     def take_budgets(self, proof: Callable[[], bool | None], required: str = "") -> None:
         """Settle this send's budget slots (``Limits.take_budgets``); nothing to take with the limits off.

@@ -20,11 +20,11 @@ from .budgets import Budget, Full
 
 def moving_windows(storage: RedisStorage, read: Sequence[Window], take: Sequence[Window],
                    then: tuple[RedisBudgets, Sequence[Budget], str] | None = None
-                   ) -> tuple[list[tuple[float, int]], list[bool], Full | None]:
+                   ) -> tuple[list[tuple[float, int]], list[bool], Full]:
     """The (start, count) of each window in ``read``, and whether an entry was acquired in each of ``take``,
     as limits' ``get_moving_window`` and ``acquire_entry`` would answer them, in one pipeline; with ``then``
     (the budget store, budgets and a member), the same pipeline also takes the budgets' slots as
-    ``RedisBudgets.take`` does, and answers its full budgets (None without ``then``)."""
+    ``RedisBudgets.take`` does, and answers its full budgets (none without ``then``)."""
     now = time.time()
     prefixed = storage.prefixed_key
     calls: list[tuple[Script, list[str], list[Any]]] = [
@@ -37,7 +37,7 @@ def moving_windows(storage: RedisStorage, read: Sequence[Window], take: Sequence
     answers = _evalsha(client, calls)
     windows = [(float(answer[0]), int(answer[1])) if answer else (now, 0) for answer in answers[:len(read)]]
     taken = [bool(answer) for answer in answers[len(read):len(read) + len(take)]]
-    return windows, taken, _full(then[1], answers[-1]) if then else None
+    return windows, taken, _full(then[1], answers[-1]) if then else []
 
 
 def _evalsha(client: Redis, calls: Sequence[tuple[Script, list[str], list[Any]]]) -> list[Any]:
