@@ -56,14 +56,15 @@ lint: install-test
 	$(BIN)/lint-imports
 
 # The performance issue's runs: CPU per request beside the tutorial app (one provider, then Twilio second
-# with Vonage healthy), the floor under them (the bare SDK call, and with five Redis round trips), start
-# time, worker memory and an outage (needs ../shared, node, wrk and Redis). BENCHMARKS.md records them.
+# with Vonage healthy), the floor under them (the bare SDK call, then as a bare Flask app's routes, each also
+# with the three Redis round trips any version needs), start time, worker memory and an outage (needs
+# ../shared, node, wrk and Redis). BENCHMARKS.md records them.
 bench: install
 	$(BIN)/python ../shared/bench/bench.py --probe seed project
 	$(BIN)/python ../shared/bench/bench.py --latency 1000 --conns 256 --probe --request-only seed project
 	$(BIN)/python ../shared/bench/bench.py --twilio --probe seed project
 	$(BIN)/python ../shared/bench/bench.py --twilio --latency 1000 --conns 256 --probe --request-only seed project
-	$(BIN)/python bench/floor.py --trips 5
+	$(BIN)/python bench/floor.py --trips 3 --flask
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/rss_under_load.py
 	$(BIN)/python bench/failover_outage.py

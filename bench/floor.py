@@ -10,14 +10,22 @@ With ``--trips N`` a third target, bare-sdk+N, also makes N Redis round trips pe
 HSET and an EXPIRE each, through the service's own client: app.store.redis_client, gevent's sockets): the
 start and the check each need at least two (the verification held before the provider is asked, its
 answer recorded after), so bare-sdk+2 is the floor under any version of the service that keeps its
-promises on a shared Redis.
+promises on a shared Redis. With its limits counted by `limits` (its own Lua scripts, which no script of
+the store's can run) each needs a third: a start's limits and budgets before its reservation (a send a
+limit refuses must not hold the number), a check's before its hold (they need the number the
+verification's record names).
 
-Both are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
+With ``--flask`` the same calls are also made from two routes of a bare Flask app (bare-flask, and
+bare-flask+N with ``--trips``): the service is a Flask API, so this is the floor under any version of it
+that keeps the framework, before its own parsing, limits, logs, metrics and answers.
+
+All are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
 scripts, cpu_ms_per_req over every process of the server's session), so its lines sit beside bench.py's.
 A start answers the request id as the verificationId; a check sends the wrong code to Vonage and answers 401.
 
 usage (from the project root, with ../shared, node and wrk present):
   .venv/bin/python bench/floor.py [--secs S] [--pool N] [--trips N] [--latency MS] [--conns N] [--request-only]
+                                [--flask]
 """
 import argparse
 import json
@@ -82,6 +90,34 @@ def app(environ, start_response):
     request_id = verifier.start(body["phoneNumber"])
     trips("floor:" + request_id, after)
     return answer(start_response, "200 OK", {"verificationId": request_id, "phoneNumber": body["phoneNumber"]})
+
+
+if os.environ.get("FLOOR_FLASK"):
+    # The same two calls as routes of a bare Flask app: the framework the service is built on, with its
+    # request and app contexts, JSON parsing and answers, and nothing of the service's own.
+    from flask import Flask, jsonify, request
+
+    app = Flask(__name__)
+
+    @app.post("/request-otp")
+    def request_otp():
+        number = request.get_json()["phoneNumber"]
+        trips("floor:" + number, (TRIPS + 1) // 2)
+        request_id = verifier.start(number)
+        trips("floor:" + request_id, TRIPS // 2)
+        return jsonify(verificationId=request_id, phoneNumber=number)
+
+    @app.post("/check-otp")
+    def check_otp():
+        body = request.get_json()
+        rid = body["verificationId"]
+        trips("floor:" + rid, (TRIPS + 1) // 2)
+        try:
+            verifier.check(Pending(id=rid, number="", request_id=rid), body["code"])
+        except Exception:  # the wrong code, as every check of the benchmark sends
+            trips("floor:" + rid, TRIPS // 2)
+            return jsonify(error="wrong code", code="wrong_code"), 401
+        return jsonify(verified=True)
 '''
 
 
@@ -93,6 +129,8 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=6000)
     ap.add_argument("--trips", type=int, default=0, help="also measure the bare app with N Redis round trips a request")
     ap.add_argument("--request-only", action="store_true", help="measure /request-otp only (skip the check phase)")
+    ap.add_argument("--flask", action="store_true", help="also measure the same calls as a bare Flask app's routes "
+                                                          "(with --trips, with the round trips too)")
     a = ap.parse_args()
     a.probe = False
     # The same worker class and processes as gunicorn.conf.py (gevent, two per core).
@@ -104,14 +142,19 @@ def main() -> None:
     os.environ["SUT_GUNICORN_ARGS"] = f"--worker-class gevent --workers {workers} --worker-connections 1000"
     sim = harness.Sim()
     try:
-        targets = [("seed", "seed", None, 0), ("bare-sdk", "project", bare, 0)]
+        targets = [("seed", "seed", None, 0, ""), ("bare-sdk", "project", bare, 0, "")]
         if a.trips:
-            targets.append((f"bare-sdk+{a.trips}", "project", bare, a.trips))
-        for name, kind, directory, count in targets:
+            targets.append((f"bare-sdk+{a.trips}", "project", bare, a.trips, ""))
+        if a.flask:
+            targets.append(("bare-flask", "project", bare, 0, "1"))
+            if a.trips:
+                targets.append((f"bare-flask+{a.trips}", "project", bare, a.trips, "1"))
+        for name, kind, directory, count, flask in targets:
             sim.reset()
             sim.config(latency_ms=a.latency, log_calls=False, enforce_concurrency=False, max_wrong=10**9)
             bench.flush_redis()
-            srv = harness.Server(kind, sim, bare, extra_env={"QUIET": "1", "FLOOR_REDIS_TRIPS": str(count)},
+            srv = harness.Server(kind, sim, bare, extra_env={"QUIET": "1", "FLOOR_REDIS_TRIPS": str(count),
+                                                                       "FLOOR_FLASK": flask},
                                  project_dir=directory)
             try:
                 time.sleep(0.5)

@@ -13,6 +13,8 @@ usage (from the project root, with ../shared, node and valgrind present):
   .venv/bin/python bench/instructions.py check      # a wrong-code check by verificationId (both runs start
                                                     # the same verifications; one checks N of them too)
   RATELIMIT=false .venv/bin/python bench/instructions.py
+  FLOOR=2 .venv/bin/python bench/instructions.py [check]   # bench/floor.py's bare Flask app (the SDK call and
+                                                    # FLOOR Redis round trips) in place of the service
 """
 import os
 import sys
@@ -37,21 +39,22 @@ N = 200
 
 def requests_in_process(port: int, count: int, first: int, checks: bool) -> None:
     sys.path.insert(0, str(ROOT))
-    from app import create_app
     from app.logs import configure_logging
 
     configure_logging("json")
     logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))
     limits = "100000/minute"
-    app = create_app(dict(
-        VONAGE_API_KEY=harness.KEY, VONAGE_API_SECRET=harness.SECRET, VONAGE_API_HOST=f"127.0.0.1:{port}",
-        OTP_TOKEN_PRIVATE_KEY=harness.token_key_pem(), OTP_TOKEN_ISSUER=harness.TOKEN_ISSUER,
-        OTP_STORE_URL="redis://127.0.0.1:6379/15", OTP_RESEND_COOLDOWN="0",
-        OTP_RATELIMIT_ENABLED=os.environ.get("RATELIMIT", "true"), OTP_RATELIMIT_REQUEST_IP=limits,
-        OTP_RATELIMIT_REQUEST_NUMBER=limits, OTP_RATELIMIT_REQUEST_NUMBER_TOTAL=limits, OTP_RATELIMIT_COUNTRY=limits,
-        OTP_RATELIMIT_PREFIX=limits, OTP_RATELIMIT_GLOBAL=limits, OTP_RATELIMIT_KEY=limits,
-        OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits, OTP_RATELIMIT_REQUEST_NETWORK=limits,
-        OTP_RATELIMIT_SPEND_CAP=limits))
+    if os.environ.get("FLOOR"):
+        # bench/floor.py's bare Flask app with FLOOR round trips a request, in place of the service.
+        from floor import BARE_APP
+
+        os.environ.update(FLOOR_FLASK="1", FLOOR_REDIS_TRIPS=os.environ["FLOOR"], VONAGE_API_KEY=harness.KEY,
+                          VONAGE_API_SECRET=harness.SECRET, VONAGE_API_HOST=f"127.0.0.1:{port}")
+        floor: dict = {"__name__": "floor_app"}
+        exec(compile(BARE_APP, "floor_app", "exec"), floor)
+        app = floor["app"]
+    else:
+        app = service(port, limits)
     client = app.test_client()
     ids = []
     for i in range(30 + (N if checks else count)):  # the first 30 warm caches and connections in both runs
@@ -61,6 +64,20 @@ def requests_in_process(port: int, count: int, first: int, checks: bool) -> None
     for verification_id in ids[:30 + count] if checks else []:
         answer = client.post("/check-otp", json={"verificationId": verification_id, "code": "000000"})
         assert answer.status_code == 401, answer.data
+
+
+def service(port: int, limits: str):
+    from app import create_app
+
+    return create_app(dict(
+        VONAGE_API_KEY=harness.KEY, VONAGE_API_SECRET=harness.SECRET, VONAGE_API_HOST=f"127.0.0.1:{port}",
+        OTP_TOKEN_PRIVATE_KEY=harness.token_key_pem(), OTP_TOKEN_ISSUER=harness.TOKEN_ISSUER,
+        OTP_STORE_URL="redis://127.0.0.1:6379/15", OTP_RESEND_COOLDOWN="0",
+        OTP_RATELIMIT_ENABLED=os.environ.get("RATELIMIT", "true"), OTP_RATELIMIT_REQUEST_IP=limits,
+        OTP_RATELIMIT_REQUEST_NUMBER=limits, OTP_RATELIMIT_REQUEST_NUMBER_TOTAL=limits, OTP_RATELIMIT_COUNTRY=limits,
+        OTP_RATELIMIT_PREFIX=limits, OTP_RATELIMIT_GLOBAL=limits, OTP_RATELIMIT_KEY=limits,
+        OTP_RATELIMIT_CHECK_IP=limits, OTP_RATELIMIT_CHECK_NUMBER=limits, OTP_RATELIMIT_REQUEST_NETWORK=limits,
+        OTP_RATELIMIT_SPEND_CAP=limits))
 
 
 def counted(port: int, count: int, first: int, checks: bool) -> int:
