@@ -1,9 +1,10 @@
-"""Rate limits on `limits`' moving windows: per client, per API key, per destination, and the resend cooldown.
+"""Rate limits on `limits`' moving windows (per client, per API key, the checks of a number, the resend
+cooldown) and on slots a send can give back (a number's sends, the shared budgets: app.limits.budgets).
 
 One ``Limits`` per app (``app.extensions``), over the storage its settings name, so two apps in one
 process never share counts. Every request is counted against its caller's windows; a send is held to its
-destination's windows and cooldown around the provider call (``send_budget``). The windows of one request
-are counted in one round trip where the storage is one Redis (app.limits.redis).
+cooldown and its number's and budgets' slots around the provider call (``send_budget``). What one request
+counts is counted in one round trip where the storage is one Redis (app.limits.redis).
 """
 
 from __future__ import annotations
@@ -89,17 +90,21 @@ class Limits:
             windows += self._windows("api-key", caller.api_key)
         return windows
 
-    def _destination(self, caller: Caller, number: str) -> list[Window]:
-        """Per number and client, and per number: what bounds the SMS one person gets."""
-        return [*self._windows("send-number", f"{number}|{caller.key}"), *self._windows("send-number-total", number)]
+    def _destination(self, caller: Caller, number: str) -> list[Budget]:
+        """Per number and client, and per number: what bounds the SMS one person gets. Slots as the budgets',
+        taken in their step: of two sends racing for a number's last slot only one goes out."""
+        return self._slots({"send-number": f"{number}|{caller.key}", "send-number-total": number}, hard=True)
 
     def _budgets(self, caller: Caller, number: str) -> list[Budget]:
         """The shared budgets of a send: its destination's country, its block of 10,000 numbers (as pumping
         rotates through), its caller's network, all destinations together, and the spend cap."""
-        keys = {"send-country": phone.country(number), "send-prefix": number[:-4],
-                "send-network": network(caller.address), "send-global": "all", "send-spend-cap": "all"}
+        return self._slots({"send-country": phone.country(number), "send-prefix": number[:-4],
+                            "send-network": network(caller.address), "send-global": "all", "send-spend-cap": "all"})
+
+    def _slots(self, keys: dict[str, str], hard: bool = False) -> list[Budget]:
+        """A Budget for each limit of each scope in ``keys`` (scope -> its key); the spend cap is always hard."""
         return [Budget(scope, f"{BUDGET_PREFIX}{scope}:{key}:{item.amount}/{item.get_expiry()}", item.amount,
-                       item.get_expiry(), str(item), hard=scope == "send-spend-cap")
+                       item.get_expiry(), str(item), hard=hard or scope == "send-spend-cap")
                 for scope, key in keys.items() for item in self._items[scope]]
 
     def count_send(self, caller: Caller) -> None:
@@ -131,33 +136,30 @@ class Limits:
     def send_budget(self, caller: Caller, number: str, delivery: str) -> Iterator[Send]:
         """Hold a send to ``number`` to its caller's and its destination's limits, its cooldown and budgets.
 
-        Before the send, in one round trip: the request is counted against its caller's limits, the number's
-        limits are tested, its resend cooldown is taken in one atomic step (of two sends racing to one number
-        only one goes out; the other is answered 429), and ``delivery``'s budget slots are taken (on one Redis
-        in the same round trip). Past one limit, nothing is sent (429) and the slots are given back. Then the
-        caller settles the budgets (``Send.take_budgets``: a proof past a full one). A send that raised gives the
-        cooldown back, spends none of the number's limits (so a stranger's requests cannot use up the owner's),
-        and gives its budget slots back unless the provider may have sent (a timeout); one that delivered a code
-        counts against the number's limits, and its slots stay until its code is verified (``converted``).
+        Before the send, in one round trip: the request is counted against its caller's limits, its resend
+        cooldown is taken in one atomic step (of two sends racing to one number only one goes out; the other
+        is answered 429), and ``delivery``'s slots in the number's limits and in the shared budgets are taken
+        in another (on one Redis in the same round trip; none past a full number limit). Past one limit,
+        nothing is sent (429) and the slots are given back. Then the caller settles the budgets
+        (``Send.take_budgets``: a proof past a full one). A send that raised gives the cooldown back and gives
+        its slots back unless the provider may have sent (a timeout), so a stranger's refused requests cannot
+        use up the owner's limits; one that delivered a code keeps them: the number's until their windows
+        pass, the budgets' until its code is verified (``converted``).
         """
         if not self.enabled:
             yield Send(None, caller, number, delivery)
             return
         callers = self._caller("send-ip", caller)
-        destination = self._destination(caller, number)
         cooldown = (Window("send-cooldown", self._cooldown,
                            self._cooldown.key_for(KEY_PREFIX, "send-cooldown", number)) if self._cooldown else None)
-        budgets = self._budgets(caller, number)
-        counts, taken, full = self._moving_windows(destination, [*callers, *([cooldown] if cooldown else [])],
-                                                   budgets, delivery)
-        send = Send(self, caller, number, delivery, budgets, full)
+        slots = [*self._destination(caller, number), *self._budgets(caller, number)]
+        _, taken, full = self._moving_windows([], [*callers, *([cooldown] if cooldown else [])], slots, delivery)
+        send = Send(self, caller, number, delivery, slots, full)
         try:
             self._refuse_past(callers, taken[:len(callers)], number)
             if cooldown:
                 self._refuse_past([cooldown], taken[len(callers):], number)
-            if crowded := [(start + w.item.get_expiry(), w) for w, (start, count)
-                           in zip(destination, counts, strict=True) if count >= w.item.amount]:
-                raise self._too_many([(reset, w.scope, str(w.item)) for reset, w in crowded], number)
+            self._refuse_crowded(full, number)
             yield send
         except BaseException as exc:
             if cooldown and taken[-1]:
@@ -166,25 +168,25 @@ class Limits:
                 self._budget_call(self.budgets.give_back, send.budgets, [delivery])
                 DELIVERIES.labels("unsent", phone.country(number)).inc()
             elif send.held():
-                self._budget_call(self.budgets.give_back, budgets, [delivery])  # refused before its budgets
+                self._budget_call(self.budgets.give_back, slots, [delivery])  # refused before its budgets
             raise
         if not send.budgets:
             # Every send takes its budgets before the provider call; one that went out without is a bug.
             log.error("a send went out without taking its budget slots")
-        try:
-            self._moving_windows([], destination)
-        except StoreError as exc:
-            # The code is on its way: a 503 now would only make the person ask for another.
-            log.error("could not count a send against its limits: %s", type(exc.__cause__).__name__)
+
+    def _refuse_crowded(self, full: Full, number: str) -> None:
+        """Answer 429 when one of the number's own limits (not a shared budget) had no slot left."""
+        if crowded := [(frees, b.scope, b.text) for b, frees in full if b.scope not in BUDGET_NAMES]:
+            raise self._too_many(crowded, number)
 
     def take_budgets(self, send: Send, proof: Callable[[], bool | None],
                      required: str = "") -> tuple[list[Budget], str]:
-        """Settle ``send``'s slots in every shared budget of its destination and caller's network, which
-        ``send_budget`` took in one atomic step unless one was full. Past a soft budget (or whatever their room,
-        when ``required`` names one) the send needs ``proof()`` (True: a solved challenge, a CAPTCHA; False: a
-        solution refused; None: none offered): without it, 428 challenge_required; with it, the slots are
-        taken anyway. Past the spend cap, 429 whatever was proved. Answers the budgets taken and the name of
-        the one the send had to prove itself past ('' for none)."""
+        """Settle ``send``'s slots in its number's limits and in every shared budget of its destination and
+        caller's network, which ``send_budget`` took in one atomic step unless one was full. Past a soft
+        budget (or whatever their room, when ``required`` names one) the send needs ``proof()`` (True: a
+        solved challenge, a CAPTCHA; False: a solution refused; None: none offered): without it, 428
+        challenge_required; with it, the slots are taken anyway. Past the spend cap, 429 whatever was proved.
+        Answers the slots taken and the name of the budget the send had to prove itself past ('' for none)."""
         budgets, number, full = send.wanted, send.number, send.full
         name = required
         if required or (full and not any(b.hard for b, _ in full)):
@@ -199,6 +201,7 @@ class Limits:
             CHALLENGES.labels(name, "solved", country).inc()
             if full:
                 full = self._budget_call(self.budgets.take, budgets, send.delivery, True)
+                self._refuse_crowded(full, number)  # the number's last slot went to another send meanwhile
         if full:
             hard = [(frees, b) for b, frees in full if b.hard]
             self._crossed(hard[0][1], number)

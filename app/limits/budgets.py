@@ -6,7 +6,9 @@ for all of them (sends racing each other cannot overshoot); the slots are given 
 certainly sent nothing, and when the code is verified: people type their codes back, pumpers never do.
 A slot is the delivery's own member (``<verification id>#<delivery>``) in a set scored by the time it was
 taken, so giving it back removes exactly it. `limits` counts entries it cannot take back one by one, so
-budgets keep sets of their own, in the same storage as the limits.
+budgets keep sets of their own, in the same storage as the limits. A number's own send limits are kept
+the same way (hard budgets: never past a full one), taken in the same step, and kept when the code is
+verified: they bound what one person receives, not what goes unconverted.
 """
 
 from __future__ import annotations
