@@ -110,7 +110,7 @@ def _lifecycle() -> Lifecycle:
 
 def _key(given: str) -> str:
     """A lookup's key: a verification id as it is, a number as '+' and its digits."""
-    from .lifecycle import ID_PATTERN
+    from .lifecycle.checks import ID_PATTERN
     from .phone import normalised
 
     number = normalised(given) if given.strip().startswith("+") else None

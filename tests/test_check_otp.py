@@ -7,7 +7,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .conftest import NUMBER, FakeVonage, basic_auth, cookie_vid, pending_rid
+from .conftest import NUMBER, FakeVonage, MakeApp, basic_auth, cookie_vid, pending_rid
 
 
 @pytest.fixture
@@ -206,3 +206,29 @@ def test_leading_and_trailing_spaces_around_the_code_are_ignored(client: FlaskCl
 
     assert check(client, " 123456 ").status_code == 200
     assert vonage.sent(vonage.calls("check", pending)[0])["code"] == "123456"
+
+
+def test_a_check_refused_before_the_provider_spends_none_of_the_verifications_checks(
+        make_app: MakeApp, settings: dict[str, str], vonage: FakeVonage) -> None:
+    app = make_app(settings, OTP_RATELIMIT_CHECK_IP="1/hour")
+    client, store = app.test_client(), app.extensions["otp_store"]
+    vonage.start("ok", rid="req-0001")
+    vid = client.post("/request-otp", json={"phoneNumber": NUMBER}).json["verificationId"]
+    vonage.check("wrong", rid="req-0001")
+    vonage.check("wrong", rid="req-0001")
+
+    def check_from(address: str, **body: str) -> int:
+        answer = client.post("/check-otp", json={"verificationId": vid, "code": "000000", **body},
+                             environ_base={"REMOTE_ADDR": address})
+        return answer.status_code
+
+    assert check_from("192.0.2.1") == 401
+    # Past its client's limit, with a malformed code, with another number: each held the verification to
+    # read it, then gave the hold back with its count.
+    assert check_from("192.0.2.1") == 429
+    assert check_from("192.0.2.2", code="12a456") == 400
+    assert check_from("192.0.2.3", phoneNumber="+14155550100") == 404
+    assert store.get(vid).checks == 1
+
+    assert check_from("192.0.2.4") == 401  # not held by any of them: no wait
+    assert store.get(vid).checks == 2

@@ -225,6 +225,24 @@ def test_one_check_at_a_time_holds_a_verification(store: Store) -> None:
     assert store.begin_check("vid-1", "fourth", HOLD) == pending("vid-1", checks=2)
 
 
+def test_a_hold_given_back_takes_its_count_back(store: Store) -> None:
+    store.create(pending("vid-1"), 60)
+    store.begin_check("vid-1", "typo", HOLD)
+    store.settle("vid-1", "typo")
+
+    # A check refused after its hold (its limits, a malformed code) never reached the provider.
+    assert store.begin_check("vid-1", "refused", HOLD) == pending("vid-1", checks=2)
+    store.settle("vid-1", "refused", uncount=True)
+    store.settle("vid-1", "refused", uncount=True)  # sent again: the hold is no longer its own
+
+    assert store.get("vid-1") == pending("vid-1", checks=1)
+    assert store.begin_check("vid-1", "next", HOLD) == pending("vid-1", checks=2)
+    store.settle("vid-1", "other", uncount=True)  # not the holder: neither released nor uncounted
+    assert store.begin_check("vid-1", "after", HOLD) == pending("vid-1", checks=2, busy=True)
+    [record] = store.lookup("vid-1")  # the operator's record counts what the verification counts
+    assert record.checks == 2
+
+
 def test_a_lost_check_marks_the_verification_for_every_later_check(store: Store) -> None:
     store.create(pending("vid-1"), 60)
 

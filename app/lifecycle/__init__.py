@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import secrets
 import threading
 from collections.abc import Callable, Collection
@@ -34,7 +33,7 @@ from ..limits import Limits
 from ..providers import Provider
 from ..providers.failover import Failover, Sent
 from ..store import Pending, Store
-from .checks import CHECK_WAIT, CODE_PATTERN, Checks
+from .checks import CHECK_WAIT, CODE_PATTERN, ID_PATTERN, Checks
 from .outcomes import Outcomes
 from .results import Approved, Delivery, HumanCheck, ProofOfWork, Resent, Started, delivery
 
@@ -48,9 +47,8 @@ TTL_MARGIN = 60
 # recorded (the web layer sets both from the providers' and the store's timeouts).
 CHECK_HOLD = 35.0
 START_HOLD = 15.0
-# The verification handle: 32 random bytes, 43 URL-safe characters; anything else names no verification.
+# The verification handle: 32 random bytes, 43 URL-safe characters (ID_PATTERN).
 ID_BYTES = 32
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class Lifecycle:
@@ -247,30 +245,17 @@ class Lifecycle:
             raise NoPendingVerificationError()
         return found
 
-    def _held(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
-        """The caller's verification, after its check limits counted the request (and recovered when its
-        start's answer was lost). A caller who names no verification spends nothing of a number's limits
-        (the per-address ones still count)."""
-        try:
-            verification = self.owned(verification_id, number)
-        except OtpError:
-            self.limits.count_check(caller, "")
-            raise
-        # A test number's checks spend none of the number's limits: the check cap still ends a guessing loop.
-        self.limits.count_check(caller, "" if self.provider.listed(verification.number) else verification.number)
-        return self.recovered(verification)[0]
-
     def cancel(self, caller: Caller, verification_id: str, number: str | None) -> Pending:
         """Cancel the caller's pending verification, at the provider and here; never while a check of it is
         at the provider (409: that check may be approved)."""
-        return self._cancel(caller, self._held(caller, verification_id, number))
+        return self._cancel(caller, *self.checks.held(caller, verification_id, number, self.recovered, count=False))
 
     def cancel_for_operator(self, verification_id: str) -> Pending:
         """An operator's cancel (``flask otp cancel``): as a caller's, counted against no limit."""
-        return self._cancel(Caller("operator", "operator"), self.recovered(self.owned(verification_id, None))[0])
+        held = self.recovered(self.owned(verification_id, None))[0]
+        return self._cancel(Caller("operator", "operator"), *self.checks.take(held, count=False))
 
-    def _cancel(self, caller: Caller, held: Pending) -> Pending:
-        verification, hold = self.checks.take(held, count=False)
+    def _cancel(self, caller: Caller, verification: Pending, hold: str) -> Pending:
         try:
             self._act(verification, self.provider.cancel, caller)
         except OtpError as exc:
@@ -294,7 +279,8 @@ class Lifecycle:
 
     def check(self, caller: Caller, verification_id: str, number: str | None, code: str) -> Approved:
         """Check the code the person typed; Approved once, for the one check that ends the verification."""
-        verification = self._held(caller, verification_id, number)
+        verification, hold = self.checks.held(caller, verification_id, number, self.recovered)
         if not CODE_PATTERN.fullmatch(code):
+            self.checks.give_back(verification, hold)
             raise InvalidCodeFormatError()
-        return self.checks.check(caller, verification, code)
+        return self.checks.check(caller, verification, hold, code)

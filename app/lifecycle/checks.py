@@ -2,12 +2,14 @@
 answers and what the next action learns of them, and the single approval.
 
 A check holds its verification in the store before the provider is asked and releases it when the answer is
-known. A concurrent check (or cancel), such as a form submitted twice, waits for that answer and then takes
-its own turn; only one still waiting after ``wait`` seconds is told to retry (409, Retry-After 1). The cap
-counts only checks that went to the provider, and no check ends a verification while another's answer is
-still coming. A check whose answer is lost (a timeout, a dropped connection, this worker killed, so that
-its hold runs out) marks the verification unsettled for good: every later check, resend and cancel asks the
-provider what became of it before concluding anything.
+known; the hold is also its read of the verification, whose number its limits are then counted for (a check
+they or a malformed code refuse gives the hold, and the check it counted, back). A concurrent check (or
+cancel), such as a form submitted twice, waits for that answer and then takes its own turn; only one still
+waiting after ``wait`` seconds is told to retry (409, Retry-After 1). The cap counts only checks that went to
+the provider, and no check ends a verification while another's answer is still coming. A check whose answer is
+lost (a timeout, a dropped connection, this worker killed, so that its hold runs out) marks the verification
+unsettled for good: every later check, resend and cancel asks the provider what became of it before concluding
+anything.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from ..callers import Caller
 from ..errors import (
@@ -42,6 +45,8 @@ MAX_CHECKS = 5
 LOST_ANSWER = ("This code may already have been accepted: the answer to an earlier check was lost, and the "
                "verification is over now. Please request a new code.")
 APPROVED_ALREADY = "This code was already accepted: submit it once more to finish."
+# A verification's id (app.lifecycle.ID_BYTES, URL-safe): anything else names no verification.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 # ASCII digits only: str.isdigit() and \d also accept other scripts' digits.
 CODE_PATTERN = re.compile(r"[0-9]{4,10}")
 # Seconds a check (or cancel) waits while another check of the same verification is at the provider (the
@@ -67,23 +72,62 @@ class Checks:
         # Seconds a check (or cancel) waits for another's hold to be released before it is told to retry.
         self.wait = wait
 
-    def take(self, verification: Pending, count: bool = True) -> tuple[Pending, str]:
-        """Hold ``verification`` for one check (or, ``count`` False, a cancel): the verification as held and
-        the hold's name. 404 when it is gone (an approval while this one waited included), 409 while another
-        still holds it after ``wait`` seconds."""
+    def held(self, caller: Caller, verification_id: str, number: str | None,
+             recover: Callable[[Pending], tuple[Pending, bool]], count: bool = True) -> tuple[Pending, str]:
+        """The caller's verification held for one check (``count``) or a cancel, and the hold's name: its
+        check limits count the request once the hold's read named its number (no read of its own), and it is
+        ``recover``ed when its start's answer was lost. Refused after the hold, it gives the hold (and its
+        count) back. A caller who names no verification spends nothing of a number's limits (the
+        per-address ones still count)."""
+        found, name = self.hold_once(verification_id, count) if ID_PATTERN.fullmatch(verification_id) else (None, "")
+        held = None if found is None or found.busy else found
+        try:
+            if found is None or (number is not None and number != found.number):
+                self.limits.count_check(caller, "")
+                raise NoPendingVerificationError()
+            # A test number's checks spend none of the number's limits: the check cap still ends a guessing loop.
+            self.limits.count_check(caller, "" if self.provider.listed(found.number) else found.number)
+            held = self.wait_for(found, name, count)
+            return recover(held)[0], name
+        except BaseException:
+            if held is not None:
+                self.give_back(held, name, count)
+            raise
+
+    def hold_once(self, verification_id: str, count: bool = True) -> tuple[Pending | None, str]:
+        """One try at holding a verification for one check (or, ``count`` False, a cancel): the verification
+        as held (``busy`` while another check holds it: nothing taken), None when there is none; and the
+        hold's name."""
         name = secrets.token_hex(8)
+        return self.store.begin_check(verification_id, name, self.hold, count), name
+
+    def take(self, verification: Pending, count: bool = True) -> tuple[Pending, str]:
+        """Hold ``verification`` for one check (or a cancel), waiting while another holds it (``wait_for``):
+        the verification as held and the hold's name."""
+        found, name = self.hold_once(verification.id, count)
+        return self.wait_for(found, name, count), name
+
+    def wait_for(self, found: Pending | None, name: str, count: bool = True) -> Pending:
+        """The verification a first try found, held under ``name`` once no other check holds it. 404 when it
+        is gone (an approval while this one waited included), 409 while another still holds it after
+        ``wait`` seconds."""
         deadline = time.monotonic() + self.wait
         for attempt in itertools.count():
-            held = self.store.begin_check(verification.id, name, self.hold, count)
-            if held is None:
+            if found is None:
                 raise NoPendingVerificationError()
-            if not held.busy:
-                return held, name
+            if not found.busy:
+                return found
             pause = WAIT_STEPS[min(attempt, len(WAIT_STEPS) - 1)]
             if time.monotonic() + pause > deadline:
                 break
             time.sleep(pause)
+            found = self.store.begin_check(found.id, name, self.hold, count)
         raise CheckInProgressError()
+
+    def give_back(self, held: Pending, name: str, count: bool = True) -> None:
+        """Release a hold refused before the provider was asked (its limits, a malformed code), with the
+        check it counted: the cap counts only checks that went to the provider."""
+        self.outcomes.settle(held, name, uncount=count)
 
     def release(self, verification: Pending, name: str, exc: OtpError) -> None:
         """Release a hold after ``exc``, unless it ended the verification: a fault after which the provider
@@ -91,9 +135,9 @@ class Checks:
         if exc.ended != verification.id:
             self.outcomes.settle(verification, name, lost=exc.may_have_sent)
 
-    def check(self, caller: Caller, verification: Pending, code: str) -> Approved:
-        """Check the code the person typed; Approved once, for the one check that ends the verification."""
-        counted, name = self.take(verification)
+    def check(self, caller: Caller, counted: Pending, name: str, code: str) -> Approved:
+        """Check the code the person typed against ``counted``, held under ``name``; Approved once, for the
+        one check that ends the verification."""
         try:
             return self._check(caller, counted, code)
         except OtpError as exc:

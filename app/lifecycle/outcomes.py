@@ -81,10 +81,10 @@ class Outcomes:
         """The channel of a verification's latest delivery."""
         return channel_of(self.provider.named(provider).channels, deliveries)
 
-    def settle(self, verification: Pending, check: str, lost: bool = False) -> None:
-        """Release a check's hold (``lost``: its outcome is unknown)."""
+    def settle(self, verification: Pending, check: str, lost: bool = False, uncount: bool = False) -> None:
+        """Release a check's hold (``lost``: its outcome is unknown; ``uncount``: it never reached the provider)."""
         try:
-            self.store.settle(verification.id, check, lost)
+            self.store.settle(verification.id, check, lost, uncount)
         except StoreError:
             # The hold runs out by itself and then counts as lost: the next check asks the provider first.
             log.error("could not settle a check for %s", phone.mask(verification.number))

@@ -98,9 +98,10 @@ class Store(Protocol):
         then ``unsettled``. While another's hold is live: the verification with ``busy``, nothing counted
         or held. None when there is none."""
 
-    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
+    def settle(self, verification_id: str, check: str, lost: bool = False, uncount: bool = False) -> None:
         """Release ``check``'s hold (nothing when another holds it now); ``lost``: its outcome is unknown,
-        which makes the verification unsettled."""
+        which makes the verification unsettled; ``uncount``: the check never reached the provider (refused
+        after its hold), so its count is taken back with the hold."""
 
     def count_delivery(self, verification_id: str, made: int) -> None:
         """Record that delivery number ``made`` of the code went out (never fewer than before: the same

@@ -101,13 +101,15 @@ class MemoryStore:
             entry.hold, entry.hold_until = check, now + hold
             return entry.pending
 
-    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
+    def settle(self, verification_id: str, check: str, lost: bool = False, uncount: bool = False) -> None:
         with self._lock:
             entry = self._live(verification_id)
             if entry is None:
                 return
             if entry.hold == check:
                 entry.hold = ""
+                if uncount:
+                    entry.pending = replace(entry.pending, checks=entry.pending.checks - 1)
             if lost:
                 entry.pending = replace(entry.pending, unsettled=True)
 

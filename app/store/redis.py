@@ -188,9 +188,10 @@ class RedisStore:
         found = self._pending(verification_id, values[:11])
         return None if found is None else replace(found, busy=values[11] == 1)
 
-    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
+    def settle(self, verification_id: str, check: str, lost: bool = False, uncount: bool = False) -> None:
         try:
-            self._settle(keys=[self._record(verification_id), self._hold(verification_id)], args=[check, int(lost)])
+            self._settle(keys=[self._record(verification_id), self._hold(verification_id), self._log(verification_id)],
+                         args=[check, int(lost), int(uncount)])
         except redis.RedisError as exc:
             raise StoreError() from exc
 

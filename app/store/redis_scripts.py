@@ -31,6 +31,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[1], 'hold') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'hold', '')
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  if ARGV[3] == '1' then
+    redis.call('HINCRBY', KEYS[1], 'checks', -1)
+    if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'checks', -1) end
+  end
 end
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'unsettled', 1) end
 return 1

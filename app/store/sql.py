@@ -186,10 +186,10 @@ class SqlStore:
         found: Pending | None = self._run(work)
         return found
 
-    def settle(self, verification_id: str, check: str, lost: bool = False) -> None:
+    def settle(self, verification_id: str, check: str, lost: bool = False, uncount: bool = False) -> None:
         def work(connection: Any) -> None:
-            connection.execute(update(PendingRow).where(PendingRow.id == verification_id,
-                                                        PendingRow.hold == check).values(hold=""))
+            connection.execute(update(PendingRow).where(PendingRow.id == verification_id, PendingRow.hold == check)
+                               .values(hold="", checks=PendingRow.checks - int(uncount)))
             if lost:
                 connection.execute(update(PendingRow).where(PendingRow.id == verification_id).values(lost=1))
         self._run(work)
