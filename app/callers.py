@@ -5,6 +5,7 @@ Plain Python: app.web reads the request and asks these.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -48,6 +49,8 @@ def key_name(keys: Mapping[bytes, str], presented: str) -> str | None:
     return name
 
 
+# A client sends many requests from one address: its bucket and network are parsed once per process.
+@functools.lru_cache(maxsize=1024)
 def bucket(address: str, ipv6_prefix: int) -> str:
     """IPv4 per address; IPv6 per ``ipv6_prefix`` network (one host usually holds a whole /64)."""
     try:
@@ -61,6 +64,7 @@ def bucket(address: str, ipv6_prefix: int) -> str:
     return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
+@functools.lru_cache(maxsize=1024)
 def network(address: str) -> str:
     """The network an address shares with its neighbours: an IPv4 /24 (a carrier NAT, an office), an IPv6
     /48 (a site's delegation)."""
