@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import redis
@@ -419,6 +420,28 @@ def test_a_moved_redis_entry_lives_as_long_as_its_new_code() -> None:
         assert 655 <= client.ttl(f"otp-test:mv:n:{NUMBER}") <= 660
     finally:
         client.delete("otp-test:mv:v:{vid-1}", f"otp-test:mv:n:{NUMBER}")
+
+
+def test_a_redis_reservation_and_its_answer_survive_a_redis_that_forgot_its_scripts() -> None:
+    """On one Redis a reservation and the start's answer are one script each: after a restart (SCRIPT
+    FLUSH here) they load it again, and write every key a reservation and a move write."""
+    client = redis_or_fail()
+    store, keys = RedisStore(client, prefix="otp-test:rs:"), ["otp-test:rs:v:{vid-1}", f"otp-test:rs:n:{NUMBER}",
+                                                               "otp-test:rs:r:{vid-1}", "otp-test:rs:x"]
+    try:
+        client.script_flush()
+        assert store.reserve(pending("vid-1", rid=""), 30) is None
+        assert store.reserve(pending("vid-2", rid=""), 30) == pending("vid-1", rid="", started=ANY)
+        assert client.exists("otp-test:rs:v:{vid-2}", "otp-test:rs:r:{vid-2}") == 0  # the refused one is gone
+        assert client.zscore("otp-test:rs:x", "vid-1") == pytest.approx(time.time() + 30, abs=2)
+        client.script_flush()
+        store.move(pending("vid-1", rid=""), "req-9", "vonage", 600)
+        assert store.latest(NUMBER) == pending("vid-1", rid="req-9", provider="vonage", started=ANY)
+        assert 595 <= client.ttl(f"otp-test:rs:n:{NUMBER}") <= 600
+        assert client.hget("otp-test:rs:r:{vid-1}", "rid") == "req-9"
+        assert client.zscore("otp-test:rs:x", "vid-1") == pytest.approx(time.time() + 600, abs=2)
+    finally:
+        client.delete(*keys, "otp-test:rs:r:{vid-2}", "otp-test:rs:v:{vid-2}")
 
 
 def test_redis_entries_expire() -> None:

@@ -64,6 +64,8 @@ class RedisStore:
         self._delete_once = client.register_script(lua.DELETE_ONCE)
         self._expire_if_equal = client.register_script(lua.EXPIRE_IF_EQUAL)
         self._claim = client.register_script(lua.CLAIM)
+        self._reserve = client.register_script(lua.RESERVE)
+        self._move_all = client.register_script(lua.MOVE_ALL)
 
     @property
     def client(self) -> redis.Redis:
@@ -92,8 +94,7 @@ class RedisStore:
         return f"{self._prefix}r:{{{verification_id}}}"
 
     def _of_number(self, number: str) -> str:
-        """The sorted set of a number's records, named by the number's keyed hash (a record never holds the
-        number)."""
+        """The sorted set of a number's records, named by its keyed hash (a record never holds the number)."""
         digest = hmac.new(self._record_key or b"otp-service records", number.encode(), hashlib.sha256).hexdigest()
         return f"{self._prefix}h:{digest}"
 
@@ -114,41 +115,51 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError() from exc
 
-    def _write(self, pipe: Any, pending: Pending, ttl: int) -> None:
-        record = self._record(pending.id)
-        started = pending.started or time.time()
-        pipe.hset(record, mapping={"number": pending.number, "rid": pending.request_id, "nonce": pending.nonce,
-                                   "checks": pending.checks, "deliveries": pending.deliveries,
-                                   "unsettled": int(pending.unsettled), "challenge": pending.challenge,
-                                   "provider": pending.provider, "address": pending.address,
-                                   "caller": pending.caller, "started": started})
-        pipe.expire(record, ttl)
-        # Its record, open until an end closes it (or the expiry sweep does: the sorted set names it).
-        log = self._log(pending.id)
-        pipe.hset(log, mapping={"masked": phone.mask(pending.number), "country": phone.country(pending.number),
-                                "provider": pending.provider, "rid": pending.request_id,
-                                "deliveries": pending.deliveries, "checks": pending.checks, "started": started,
-                                "outcome": "", "ended": "", "address": pending.address, "caller": pending.caller})
-        pipe.expire(log, ttl + RECORD_GRACE)
+    @staticmethod
+    def _fields(pending: Pending, started: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The verification's fields, and its record's (open until an end, or the expiry sweep, closes it)."""
+        return ({"number": pending.number, "rid": pending.request_id, "nonce": pending.nonce,
+                 "checks": pending.checks, "deliveries": pending.deliveries, "unsettled": int(pending.unsettled),
+                 "challenge": pending.challenge, "provider": pending.provider, "address": pending.address,
+                 "caller": pending.caller, "started": started},
+                {"masked": phone.mask(pending.number), "country": phone.country(pending.number),
+                 "provider": pending.provider, "rid": pending.request_id, "deliveries": pending.deliveries,
+                 "checks": pending.checks, "started": started, "outcome": "", "ended": "",
+                 "address": pending.address, "caller": pending.caller})
+
+    def _write(self, pipe: Any, pending: Pending, ttl: int) -> None:  # RESERVE's writes, as commands in a pipeline
+        fields, record = self._fields(pending, started := pending.started or time.time())
+        pipe.hset(self._record(pending.id), mapping=fields)
+        pipe.expire(self._record(pending.id), ttl)
+        pipe.hset(self._log(pending.id), mapping=record)
+        pipe.expire(self._log(pending.id), ttl + RECORD_GRACE)
         pipe.zadd(self._prefix + EXPIRIES, {pending.id: started + ttl})
         if self._record_seconds:
             of_number = self._of_number(pending.number)
             pipe.zadd(of_number, {pending.id: started})
             pipe.expire(of_number, self._record_seconds + ttl)
 
-    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
-        # The record first (its own key, in a Cluster its own slot), then the number's index: a concurrent
-        # send finds either no claim, or a claim whose record exists. On one Redis both go in one round trip
-        # (a pipeline runs in order).
+    def _reserved(self, pending: Pending, ttl: int) -> Any:
+        """Write ``pending`` and claim its number (RESERVE's work): the live holder the claim found, if any."""
         index = [self._index(pending.number)]
-        try:
+        if not self._single:
             with self._redis.pipeline(transaction=False) as pipe:
                 self._write(pipe, pending, ttl)
-                if self._single:
-                    pipe.evalsha(self._claim.sha, 1, *index, pending.id, ttl, "")
-                answers = pipe.execute(raise_on_error=False)
-            holder = (self._answered(answers, self._claim, index, [pending.id, ttl, ""]) if self._single
-                      else self._claim(keys=index, args=[pending.id, ttl, ""]))
+                pipe.execute()
+            return self._claim(keys=index, args=[pending.id, ttl, ""])
+        fields, record = self._fields(pending, started := pending.started or time.time())
+        keys = [*index, self._record(pending.id), self._log(pending.id), self._prefix + EXPIRIES]
+        if self._record_seconds:
+            keys.append(self._of_number(pending.number))
+        pairs = [item for mapping in (fields, record) for pair in mapping.items() for item in pair]
+        return self._reserve(keys=keys, args=[pending.id, ttl, "", ttl + RECORD_GRACE, started + ttl, started,
+                                              self._record_seconds + ttl, 2 * len(fields), *pairs])
+
+    def reserve(self, pending: Pending, ttl: int) -> Pending | None:
+        # The record first (its own key, in a Cluster its own slot), then the number's index: a concurrent
+        # send finds either no claim, or a claim whose record exists. On one Redis both are one script.
+        try:
+            holder = self._reserved(pending, ttl)
             for _ in range(3):
                 if not holder:
                     return None
@@ -157,7 +168,7 @@ class RedisStore:
                     self._redis.delete(self._record(pending.id), self._log(pending.id))
                     return live
                 # Ended or expired without unindexing: take its place.
-                holder = self._claim(keys=index, args=[pending.id, ttl, str(holder)])
+                holder = self._claim(keys=[self._index(pending.number)], args=[pending.id, ttl, str(holder)])
         except redis.RedisError as exc:
             raise StoreError() from exc
         raise StoreError()  # the number changed hands three times meanwhile: answered 503, retried by the caller
@@ -204,35 +215,25 @@ class RedisStore:
     def move(self, pending: Pending, request_id: str, provider: str, ttl: int) -> None:
         keys = [self._record(pending.id), self._log(pending.id)]
         args: list[Any] = [request_id, provider, ttl, RECORD_GRACE]
-        index, expiry = [self._index(pending.number)], {pending.id: time.time() + ttl}
+        index, expires = self._index(pending.number), time.time() + ttl
         try:
-            if not self._single:
-                if self._move(keys=keys, args=args):
-                    self._expire_if_equal(keys=index, args=[pending.id, ttl])
-                    self._redis.zadd(self._prefix + EXPIRIES, expiry)
-                return
-            # One round trip: the index's and the expiry set's updates are harmless for a verification that
-            # is gone (an index naming it is stale to reserve, the sweep skips an id without a record).
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(self._prefix + EXPIRIES, expiry)
-                pipe.evalsha(self._expire_if_equal.sha, 1, *index, pending.id, ttl)
-                pipe.evalsha(self._move.sha, 2, *keys, *args)
-                answers = pipe.execute(raise_on_error=False)
-            self._answered(answers[:2], self._expire_if_equal, index, [pending.id, ttl])
-            self._answered(answers[2:], self._move, keys, args)
+            if self._single:  # one command: MOVE_ALL
+                self._move_all(keys=[*keys, self._prefix + EXPIRIES, index], args=[*args, pending.id, expires])
+            elif self._move(keys=keys, args=args):
+                self._expire_if_equal(keys=[index], args=[pending.id, ttl])
+                self._redis.zadd(self._prefix + EXPIRIES, {pending.id: expires})
         except redis.RedisError as exc:
             raise StoreError() from exc
 
-    def _answered(self, answers: list[Any], script: Any, keys: list[str], args: list[Any]) -> Any:
-        """The last answer of a pipeline whose last command ran ``script``: a script Redis has forgotten (a
-        restart, a failover) is run again alone, which loads it; any command's error is raised."""
-        if failed := next((a for a in answers[:-1] if isinstance(a, Exception)), None):
-            raise failed
-        if isinstance(answers[-1], NoScriptError):
+    @staticmethod
+    def _answered(answer: Any, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """A pipelined ``script``'s answer: one Redis has forgotten (a restart, a failover) runs again alone,
+        which loads it; an error is raised."""
+        if isinstance(answer, NoScriptError):
             return script(keys=keys, args=args)
-        if isinstance(answers[-1], Exception):
-            raise answers[-1]
-        return answers[-1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def delete(self, pending: Pending, outcome: str = "") -> bool:
         try:
@@ -274,7 +275,7 @@ class RedisStore:
             for keys, args in steps:
                 pipe.evalsha(self._expire.sha, len(keys), *keys, *args)
             answers = pipe.execute(raise_on_error=False)
-        return [(i, self._answered([answer], self._expire, keys, args))
+        return [(i, self._answered(answer, self._expire, keys, args))
                 for i, answer, (keys, args) in zip(taken, answers, steps, strict=True)]
 
     def lookup(self, key: str) -> list[Record]:

@@ -107,6 +107,33 @@ if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return holder end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return false
 """
+# One Redis only (its keys are in several slots of a Cluster, whose store sends the same commands in a
+# pipeline and CLAIM after): a start's reservation in one command. It writes the verification (KEYS[2]) and its
+# record (KEYS[3]) from the field-value pairs in ARGV[9..] (ARGV[8] of them the verification's), with their
+# seconds (ARGV[2], ARGV[4]), puts it in the expiry set (KEYS[4], at ARGV[5]) and, when records are kept, in
+# its number's (KEYS[5], at ARGV[6], kept ARGV[7] seconds); then claims the number's index (KEYS[1]): CLAIM,
+# whose ARGV[1..3] are the verification, its seconds and '' (no stale holder). Sent again by redis-py, it
+# writes the same and finds its own claim.
+RESERVE = """
+local n = tonumber(ARGV[8])
+redis.call('HSET', KEYS[2], unpack(ARGV, 9, 8 + n))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], unpack(ARGV, 9 + n))
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+if KEYS[5] then
+  redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
+end
+""" + CLAIM
+# One Redis only, as RESERVE: a start's answer recorded in one command. The expiry set (KEYS[3], the
+# verification ARGV[5] at ARGV[6]) and the number's index (KEYS[4], when it still names the verification)
+# follow the verification's new lifetime (harmless for one that is gone: an index naming it is stale to
+# a reservation, the sweep skips an id without a record), then MOVE (KEYS[1], KEYS[2], ARGV[1..4]).
+MOVE_ALL = """
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+if redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('EXPIRE', KEYS[4], ARGV[3]) end
+""" + MOVE
 # Compare-and-delete: ending one verification cannot unindex a newer one of the same number.
 DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
