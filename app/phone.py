@@ -60,9 +60,19 @@ def parse(raw: str, listed: Collection[str] = ()) -> phonenumbers.PhoneNumber:
     return number
 
 
-def e164(number: phonenumbers.PhoneNumber) -> str:
-    """Format a parsed number as E.164: ``+14155552671``."""
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+class E164(str):
+    """A parsed number as E.164 text (``+14155552671``) that carries its country, so that ``country`` does not
+    parse it again for each of its users (the limits, the store's record, the metrics). Stored and read
+    back, it is plain text, whose country ``country`` works out."""
+
+    country: str
+
+
+def e164(number: phonenumbers.PhoneNumber) -> E164:
+    """Format a parsed number as E.164: ``+14155552671``, with its country."""
+    text = E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    text.country = _iso(phonenumbers.region_code_for_number(number))
+    return text
 
 
 def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str],
@@ -77,11 +87,18 @@ def screen(number: phonenumbers.PhoneNumber, allowed_countries: Collection[str],
         raise NumberNotSupportedError(f"Verification codes cannot be sent to {refused[1]}.")
 
 
-# A send asks for its number's country three times (two limit keys and a metric label): parse it once.
-@functools.lru_cache(maxsize=256)
 def country(number: str) -> str:
     """The ISO 3166 alpha-2 code of an E.164 number; ZZ for none (metric labels stay a bounded set)."""
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+    return number.country if isinstance(number, E164) else _parsed_country(number)
+
+
+# A check asks for its number's country more than once (limits, record, metric): parse it once.
+@functools.lru_cache(maxsize=256)
+def _parsed_country(number: str) -> str:
+    return _iso(phonenumbers.region_code_for_number(phonenumbers.parse(number)))
+
+
+def _iso(region: str | None) -> str:
     return region if region in phonenumbers.SUPPORTED_REGIONS else "ZZ"
 
 
