@@ -1,7 +1,8 @@
 """The Redis store's Lua scripts: each runs atomically on the node that holds its keys."""
 
-# Every script touches one verification's keys, all under its id's hash tag, so each verification may live
-# on its own node of a cluster; none recreates a record that expired meanwhile.
+# Every script but RESERVE and MOVE_ALL (one Redis only) touches one slot's keys: a verification's, all under
+# its id's hash tag, or a number's index; so each may live on its own node of a cluster. None recreates a
+# record that expired meanwhile.
 # A check's hold: KEYS[2] names its holder while the hold is live (it expires by itself), the record's
 # 'hold' field the last holder. A hold that ran out with the field still set was a check whose answer was
 # lost. Sent again by redis-py after a lost answer, the script finds its own hold and counts nothing more.
