@@ -19,6 +19,10 @@ With ``--flask`` the same calls are also made from two routes of a bare Flask ap
 bare-flask+N with ``--trips``): the service is a Flask API, so this is the floor under any version of it
 that keeps the framework, before its own parsing, limits, logs, metrics and answers.
 
+With ``FLOOR_DUTIES=1`` in the environment, the bare Flask app's start also does, once each and the plainest
+way, what every start must: the number parsed, validated and screened, one JSON event line, a request counter
+and a latency histogram (``bench/instructions.py`` counts that app with ``FLOOR=N FLOOR_DUTIES=1``).
+
 All are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
 scripts, cpu_ms_per_req over every process of the server's session), so its lines sit beside bench.py's.
 A start answers the request id as the verificationId; a check sends the wrong code to Vonage and answers 401.
@@ -92,6 +96,38 @@ def app(environ, start_response):
     return answer(start_response, "200 OK", {"verificationId": request_id, "phoneNumber": body["phoneNumber"]})
 
 
+if os.environ.get("FLOOR_DUTIES"):
+    # What any version of the service does for a start, each once, the plainest way with the libraries it
+    # uses: the number parsed, validated and screened (its region and type), one JSON event line, and a
+    # request counter and latency histogram.
+    import logging, time
+    import phonenumbers
+    from prometheus_client import Counter, Histogram
+    from app.logs import configure_logging
+
+    configure_logging("json")
+    event_log = logging.getLogger("floor")
+    started_total = Counter("floor_requests", "Requests.", ["endpoint", "status"])
+    latency = Histogram("floor_request_seconds", "Time to answer.", ["endpoint"])
+
+
+def duties(raw):
+    """The number in E.164 after the duties above (with FLOOR_DUTIES), else as posted."""
+    if not os.environ.get("FLOOR_DUTIES"):
+        return raw
+    began = time.perf_counter()
+    number = phonenumbers.parse(raw, None)
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("invalid number")
+    region, kind = phonenumbers.region_code_for_number(number), phonenumbers.number_type(number)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    event_log.info("verification started for %s", e164[:5] + "*****" + e164[-2:],
+                   extra={"event": "verification", "country": region, "kind": int(kind)})
+    started_total.labels("request_otp", "200").inc()
+    latency.labels("request_otp").observe(time.perf_counter() - began)
+    return e164
+
+
 if os.environ.get("FLOOR_FLASK"):
     # The same two calls as routes of a bare Flask app: the framework the service is built on, with its
     # request and app contexts, JSON parsing and answers, and nothing of the service's own.
@@ -101,7 +137,7 @@ if os.environ.get("FLOOR_FLASK"):
 
     @app.post("/request-otp")
     def request_otp():
-        number = request.get_json()["phoneNumber"]
+        number = duties(request.get_json()["phoneNumber"])
         trips("floor:" + number, (TRIPS + 1) // 2)
         request_id = verifier.start(number)
         trips("floor:" + request_id, TRIPS // 2)
