@@ -20,8 +20,9 @@ bare-flask+N with ``--trips``): the service is a Flask API, so this is the floor
 that keeps the framework, before its own parsing, limits, logs, metrics and answers.
 
 With ``FLOOR_DUTIES=1`` in the environment, the bare Flask app's start also does, once each and the plainest
-way, what every start must: the number parsed, validated and screened, one JSON event line, a request counter
-and a latency histogram (``bench/instructions.py`` counts that app with ``FLOOR=N FLOOR_DUTIES=1``).
+way, what every start must: its caller's limit counted by `limits` (in place of one of the N round trips), the
+number parsed, validated and screened, one JSON event line, a request counter and a latency histogram
+(``bench/instructions.py`` counts that app with ``FLOOR=N FLOOR_DUTIES=1``).
 
 All are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
 scripts, cpu_ms_per_req over every process of the server's session), so its lines sit beside bench.py's.
@@ -98,24 +99,33 @@ def app(environ, start_response):
 
 if os.environ.get("FLOOR_DUTIES"):
     # What any version of the service does for a start, each once, the plainest way with the libraries it
-    # uses: the number parsed, validated and screened (its region and type), one JSON event line, and a
-    # request counter and latency histogram.
+    # uses: its caller's limit, the number parsed, validated and screened (its region and type), one JSON event
+    # line, and a request counter and latency histogram.
     import logging, time
     import phonenumbers
     from prometheus_client import Counter, Histogram
     from app.logs import configure_logging
 
+    from limits import parse as parse_limit
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+
     configure_logging("json")
     event_log = logging.getLogger("floor")
+    # One of the round trips is the caller's limit, counted by `limits` (its moving window's own script).
+    limiter = MovingWindowRateLimiter(storage_from_string(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")))
+    per_caller = parse_limit("100000/minute")
     started_total = Counter("floor_requests", "Requests.", ["endpoint", "status"])
     latency = Histogram("floor_request_seconds", "Time to answer.", ["endpoint"])
 
 
-def duties(raw):
-    """The number in E.164 after the duties above (with FLOOR_DUTIES), else as posted."""
+def duties(raw, caller):
+    """The number in E.164 after the duties above (with FLOOR_DUTIES), and the round trips they made."""
     if not os.environ.get("FLOOR_DUTIES"):
-        return raw
+        return raw, 0
     began = time.perf_counter()
+    if TRIPS and not limiter.hit(per_caller, "send-ip", caller):
+        raise ValueError("rate limited")
     number = phonenumbers.parse(raw, None)
     if not phonenumbers.is_valid_number(number):
         raise ValueError("invalid number")
@@ -125,7 +135,7 @@ def duties(raw):
                    extra={"event": "verification", "country": region, "kind": int(kind)})
     started_total.labels("request_otp", "200").inc()
     latency.labels("request_otp").observe(time.perf_counter() - began)
-    return e164
+    return e164, 1 if TRIPS else 0
 
 
 if os.environ.get("FLOOR_FLASK"):
@@ -137,8 +147,8 @@ if os.environ.get("FLOOR_FLASK"):
 
     @app.post("/request-otp")
     def request_otp():
-        number = duties(request.get_json()["phoneNumber"])
-        trips("floor:" + number, (TRIPS + 1) // 2)
+        number, made = duties(request.get_json()["phoneNumber"], request.remote_addr or "")
+        trips("floor:" + number, (TRIPS + 1) // 2 - made)
         request_id = verifier.start(number)
         trips("floor:" + request_id, TRIPS // 2)
         return jsonify(verificationId=request_id, phoneNumber=number)
