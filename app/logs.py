@@ -79,15 +79,16 @@ class AccessLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn has no ty
     gunicorn copies every request header and every environ variable into each access record's atoms (an
     API key's Authorization header and a cookie included, twice: ``{authorization}i`` and
     ``{http_authorization}e``), for every request, whatever the format uses. Here its atoms are made from the
-    request's headers without Authorization and Cookie, and from the environ keys its own atoms read: a
-    format that names a credential prints '-', and the record holds none to leak into a handler that dumps
-    its arguments. ``%(u)s`` (a Basic user) is always '-'.
+    request's headers without Authorization and Cookie, from the environ keys its own atoms read, and without
+    the answer's Set-Cookie: a format that names a credential prints '-', and the record holds none to leak
+    into a handler that dumps its arguments. ``%(u)s`` (a Basic user) is always '-'.
     """
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         headers = [(name, value) for name, value in req.headers if name.lower() not in _SECRET_HEADERS]
         kept = {key: environ[key] for key in _ACCESS_ENVIRON if key in environ}
         atoms: dict[str, Any] = super().atoms(resp, headers, kept, request_time)
+        atoms.pop("{set-cookie}o", None)  # the verification cookie: its id lets the holder check its code
         return atoms
 
 

@@ -65,7 +65,8 @@ def test_gunicorn_access_records_carry_no_credentials_and_keep_the_line() -> Non
     key, cookie = "otp_live_k3y_never_logged", "otp_verification=V3ryS3cretVerificationId"
     request = SimpleNamespace(headers=[("HOST", "otp.example"), ("AUTHORIZATION", f"Bearer {key}"),
                                        ("COOKIE", cookie), ("X-FORWARDED-FOR", "198.51.100.7")])
-    response = SimpleNamespace(status="401 UNAUTHORIZED", sent=57, headers=[("X-Request-ID", "rid-1")])
+    response = SimpleNamespace(status="401 UNAUTHORIZED", sent=57, headers=[
+        ("X-Request-ID", "rid-1"), ("Set-Cookie", "otp_verification=V3ryS3cretVerificationId; Path=/; HttpOnly")])
     environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "POST", "RAW_URI": "/check-otp",
                "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/check-otp", "QUERY_STRING": "",
                "HTTP_AUTHORIZATION": f"Bearer {key}", "HTTP_COOKIE": cookie, "wsgi.input": object()}
@@ -75,7 +76,8 @@ def test_gunicorn_access_records_carry_no_credentials_and_keep_the_line() -> Non
     assert not [name for name, value in atoms.items() if key in str(value) or "V3ryS3cret" in str(value)]
     # The service's access_log_format, and atoms an operator's format might name; gunicorn formats with %.
     access_format = ('%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s '
-                     'auth=%({authorization}i)s cookie=%({http_cookie}e)s xff=%({x-forwarded-for}i)s')
+                     'auth=%({authorization}i)s cookie=%({http_cookie}e)s xff=%({x-forwarded-for}i)s '
+                     'set=%({set-cookie}o)s')
     line = access_format % SafeAtoms(atoms)
     assert line == ('127.0.0.1 "POST /check-otp HTTP/1.1" 401 57 12ms rid=rid-1 auth=- cookie=- '
-                    'xff=198.51.100.7')
+                    'xff=198.51.100.7 set=-')
