@@ -57,8 +57,8 @@ lint: install-test
 
 # The performance issue's runs: CPU per request beside the tutorial app (one provider, then Twilio second
 # with Vonage healthy), the floor under them (the bare SDK call, then as a bare Flask app's routes, each also
-# with the three Redis round trips any version needs; then the start with the duties every start has: a
-# limit, the number's screening, an event line, metrics), start time, worker memory and an outage (needs
+# with the three Redis round trips any version needs; then the start and the check with the duties each has:
+# a limit, the number's screening (a start's), an event line, metrics), start time, worker memory and an outage (needs
 # ../shared, node, wrk and Redis). BENCHMARKS.md records them.
 bench: install
 	$(BIN)/python ../shared/bench/bench.py --probe seed project
@@ -66,7 +66,7 @@ bench: install
 	$(BIN)/python ../shared/bench/bench.py --twilio --probe seed project
 	$(BIN)/python ../shared/bench/bench.py --twilio --latency 1000 --conns 256 --probe --request-only seed project
 	$(BIN)/python bench/floor.py --trips 3 --flask
-	FLOOR_DUTIES=1 $(BIN)/python bench/floor.py --trips 3 --flask --request-only
+	FLOOR_DUTIES=1 $(BIN)/python bench/floor.py --trips 3 --flask
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/rss_under_load.py
 	$(BIN)/python bench/failover_outage.py

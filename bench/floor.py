@@ -21,8 +21,9 @@ that keeps the framework, before its own parsing, limits, logs, metrics and answ
 
 With ``FLOOR_DUTIES=1`` in the environment, the bare Flask app's start also does, once each and the plainest
 way, what every start must: its caller's limit counted by `limits` (in place of one of the N round trips), the
-number parsed, validated and screened, one JSON event line, a request counter and a latency histogram
-(``bench/instructions.py`` counts that app with ``FLOOR=N FLOOR_DUTIES=1``).
+number parsed, validated and screened, one JSON event line, a request counter and a latency histogram. Its
+check does the same but the number's part: the caller's limit, one event line for the wrong code, the two
+metrics (``bench/instructions.py`` counts that app with ``FLOOR=N FLOOR_DUTIES=1 ... [check]``).
 
 All are measured as ../shared/bench/bench.py measures them (its own load and check phase: the same wrk
 scripts, cpu_ms_per_req over every process of the server's session), so its lines sit beside bench.py's.
@@ -48,7 +49,7 @@ import harness  # noqa: E402
 import bench  # noqa: E402 - ../shared/bench/bench.py: its load() and check phase
 
 BARE_APP = '''
-import json, os
+import json, os, time
 from vonage_http_client import Auth
 from app.providers.vonage_legacy import VonageLegacyProvider
 from app.store import Pending
@@ -100,8 +101,8 @@ def app(environ, start_response):
 if os.environ.get("FLOOR_DUTIES"):
     # What any version of the service does for a start, each once, the plainest way with the libraries it
     # uses: its caller's limit, the number parsed, validated and screened (its region and type), one JSON event
-    # line, and a request counter and latency histogram.
-    import logging, time
+    # line, and a request counter and latency histogram; for a check, all of it but the number's part.
+    import logging
     import phonenumbers
     from prometheus_client import Counter, Histogram
     from app.logs import configure_logging
@@ -119,23 +120,37 @@ if os.environ.get("FLOOR_DUTIES"):
     latency = Histogram("floor_request_seconds", "Time to answer.", ["endpoint"])
 
 
+def limited(action, caller):
+    """The round trips the caller's limit made (with FLOOR_DUTIES): one, the limit's own."""
+    if not (os.environ.get("FLOOR_DUTIES") and TRIPS):
+        return 0
+    if not limiter.hit(per_caller, action, caller):
+        raise ValueError("rate limited")
+    return 1
+
+
+def counted(endpoint, status, began, message, *args, **extra):
+    """The event line and the two metrics of an answered request (with FLOOR_DUTIES)."""
+    if os.environ.get("FLOOR_DUTIES"):
+        event_log.info(message, *args, extra=extra)
+        started_total.labels(endpoint, status).inc()
+        latency.labels(endpoint).observe(time.perf_counter() - began)
+
+
 def duties(raw, caller):
     """The number in E.164 after the duties above (with FLOOR_DUTIES), and the round trips they made."""
     if not os.environ.get("FLOOR_DUTIES"):
         return raw, 0
     began = time.perf_counter()
-    if TRIPS and not limiter.hit(per_caller, "send-ip", caller):
-        raise ValueError("rate limited")
+    made = limited("send-ip", caller)
     number = phonenumbers.parse(raw, None)
     if not phonenumbers.is_valid_number(number):
         raise ValueError("invalid number")
     region, kind = phonenumbers.region_code_for_number(number), phonenumbers.number_type(number)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    event_log.info("verification started for %s", e164[:5] + "*****" + e164[-2:],
-                   extra={"event": "verification", "country": region, "kind": int(kind)})
-    started_total.labels("request_otp", "200").inc()
-    latency.labels("request_otp").observe(time.perf_counter() - began)
-    return e164, 1 if TRIPS else 0
+    counted("request_otp", "200", began, "verification started for %s", e164[:5] + "*****" + e164[-2:],
+            event="verification", country=region, kind=int(kind))
+    return e164, made
 
 
 if os.environ.get("FLOOR_FLASK"):
@@ -155,13 +170,16 @@ if os.environ.get("FLOOR_FLASK"):
 
     @app.post("/check-otp")
     def check_otp():
+        began = time.perf_counter()
         body = request.get_json()
         rid = body["verificationId"]
-        trips("floor:" + rid, (TRIPS + 1) // 2)
+        trips("floor:" + rid, (TRIPS + 1) // 2 - limited("check-ip", request.remote_addr or ""))
         try:
             verifier.check(Pending(id=rid, number="", request_id=rid), body["code"])
         except Exception:  # the wrong code, as every check of the benchmark sends
             trips("floor:" + rid, TRIPS // 2)
+            counted("check_otp", "401", began, "code_checked wrong_code for %s", rid[:6],
+                    event="code_checked", outcome="wrong_code")
             return jsonify(error="wrong code", code="wrong_code"), 401
         return jsonify(verified=True)
 '''

@@ -15,9 +15,10 @@ usage (from the project root, with ../shared, node and valgrind present):
   RATELIMIT=false .venv/bin/python bench/instructions.py
   FLOOR=2 .venv/bin/python bench/instructions.py [check]   # bench/floor.py's bare Flask app (the SDK call and
                                                     # FLOOR Redis round trips) in place of the service
-  FLOOR=3 FLOOR_DUTIES=1 .venv/bin/python bench/instructions.py  # ... whose start also counts a limit (one of
-                                                    # the trips), parses, validates and screens the number, logs
-                                                    # one JSON line and counts metrics
+  FLOOR=3 FLOOR_DUTIES=1 .venv/bin/python bench/instructions.py [check]  # ... whose start also counts a
+                                                    # limit (one of the trips), parses, validates and screens
+                                                    # the number, logs one JSON line and counts metrics; its
+                                                    # check all of that but the number's part
 """
 import os
 import sys
