@@ -31,6 +31,7 @@ REFUSED_TYPES = {
 NON_GEOGRAPHIC = ("non_geographic", "satellite and international network numbers")
 
 
+FULL_WIDTH_PLUS = "\uff0b"
 # What a person may write between the digits of a number.
 _SEPARATORS = re.compile(r"[\s.\-()/]")
 
@@ -46,6 +47,8 @@ def parse(raw: str, listed: Collection[str] = ()) -> phonenumbers.PhoneNumber:
     """Parse ``raw`` as an international number or raise InvalidPhoneNumberError. A number in ``listed`` (the
     operator's test numbers) is taken as written, even one phonenumbers calls invalid (+44 7700 900xxx)."""
     text = raw.strip()
+    if text[:1] == FULL_WIDTH_PLUS:  # an East Asian keyboard's; phonenumbers reads its full-width digits
+        text = "+" + text[1:]
     # Without a leading '+' the country is a guess (is 4155552671 Swiss or Californian?): refuse it.
     if not text.startswith("+") or len(text) > MAX_INPUT_LENGTH:
         raise InvalidPhoneNumberError()

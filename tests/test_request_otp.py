@@ -102,7 +102,10 @@ def test_form_encoded_body_is_accepted(client: FlaskClient, vonage: FakeVonage) 
     assert vonage.sent_number(vonage.calls("start")[0]) == SDK_NUMBER
 
 
-@pytest.mark.parametrize("spelling", ["+1 (415) 555-2671", "+1-415-555-2671", " +14155552671 ", "+1.415.555.2671"])
+@pytest.mark.parametrize("spelling", ["+1 (415) 555-2671", "+1-415-555-2671", " +14155552671 ", "+1.415.555.2671",
+                                      # typed with an Arabic keyboard's digits, and in an East Asian IME's full width
+                                      "+\u0661\u0664\u0661\u0665\u0665\u0665\u0665\u0662\u0666\u0667\u0661",
+                                      "\uff0b\uff11 \uff14\uff11\uff15 \uff15\uff15\uff15 \uff12\uff16\uff17\uff11"])
 def test_number_is_normalised_to_e164(client: FlaskClient, vonage: FakeVonage, app: Flask, spelling: str) -> None:
     vonage.start("ok", rid="req-n")
 
