@@ -288,7 +288,9 @@ $("phone-form").addEventListener("submit", (event) => {
 $("code-form").addEventListener("submit", (event) => {
   event.preventDefault();
   busy($("verify"), async () => {
-    const code = $("code").value.trim();
+    // Spaces and dashes between digit groups ("084 249", "084-249", as some messages and pastes show a
+    // code) are not part of it: the service takes the digits only.
+    const code = $("code").value.replace(/[\s-]/g, "");
     if (!/^[0-9]{4,10}$/.test(code)) {
       fieldError("code", "Enter the code from the message: 4 to 10 digits.");
       return;
