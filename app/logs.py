@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from flask import g, has_request_context, request
@@ -25,6 +26,8 @@ _ACCESS_FIELDS = {"h": "remote", "m": "method", "U": "path", "s": "status", "B":
 _ACCESS_ENVIRON = ("REMOTE_ADDR", "REQUEST_METHOD", "RAW_URI", "SERVER_PROTOCOL", "PATH_INFO", "QUERY_STRING",
                    "HTTP_REFERER", "HTTP_USER_AGENT")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# An access atom keyed by a header or an environ key: {name}i (request), {name}o (answer), {name}e.
+_KEYED_ATOM = re.compile(r"%\((\{[^)}]*\}[ioe])\)")
 
 
 def request_id() -> str:
@@ -79,17 +82,27 @@ class AccessLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn has no ty
     gunicorn copies every request header and every environ variable into each access record's atoms (an
     API key's Authorization header and a cookie included, twice: ``{authorization}i`` and
     ``{http_authorization}e``), for every request, whatever the format uses. Here its atoms are made from the
-    request's headers without Authorization and Cookie, from the environ keys its own atoms read, and without
-    the answer's Set-Cookie: a format that names a credential prints '-', and the record holds none to leak
+    headers the format names, never Authorization, Cookie or the answer's Set-Cookie, and from the environ
+    keys its own atoms read: a format that names a credential prints '-', and the record holds none to leak
     into a handler that dumps its arguments. ``%(u)s`` (a Basic user) is always '-'.
     """
 
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's setup, and the headers whose atoms the access format or the JSON line's fields name:
+        gunicorn makes an atom of every header of every request and answer, whatever the format prints."""
+        super().setup(cfg)
+        named = {atom.lower() for atom in _KEYED_ATOM.findall(cfg.access_log_format)} | set(_ACCESS_FIELDS)
+        self._request_headers = {atom[1:-2] for atom in named if atom.endswith("}i")} - _SECRET_HEADERS
+        # The answer's Set-Cookie carries the verification id, which lets its holder check a code.
+        self._answer_headers = {atom[1:-2] for atom in named if atom.endswith("}o")} - {"set-cookie"}
+
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
-        headers = [(name, value) for name, value in req.headers if name.lower() not in _SECRET_HEADERS]
+        headers = [(name, value) for name, value in req.headers if name.lower() in self._request_headers]
+        answer = SimpleNamespace(status=resp.status, sent=getattr(resp, "sent", None),
+                                 headers=[(name, value) for name, value in resp.headers
+                                          if name.lower() in self._answer_headers])
         kept = {key: environ[key] for key in _ACCESS_ENVIRON if key in environ}
-        atoms: dict[str, Any] = super().atoms(resp, headers, kept, request_time)
-        atoms.pop("{set-cookie}o", None)  # the verification cookie: its id lets the holder check its code
-        return atoms
+        return super().atoms(answer, headers, kept, request_time)  # type: ignore[no-any-return]
 
 
 class RedactRefusedRequests(logging.Filter):
@@ -116,7 +129,13 @@ def make_handler(fmt: str) -> logging.Handler:
 
 
 def configure_logging(fmt: str) -> None:
-    """Send INFO and above to stdout in ``fmt``, unless the server (gunicorn.conf.py) has done so already."""
+    """Send INFO and above to stdout in ``fmt``, unless the server (gunicorn.conf.py) has done so already.
+
+    Either way, records no longer carry what neither format prints: the file and line of the call (a look
+    up the stack for each line), and the thread's and process's names (logging's documented optimisations).
+    """
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     if root.handlers:
         return
