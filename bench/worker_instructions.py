@@ -73,8 +73,12 @@ def worker_instructions(sim: harness.Sim, floor: bool, starts: int, checks: int)
                                   timeout=60)
             assert answer.status_code == 401, answer.text
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(120)
+        os.killpg(proc.pid, signal.SIGTERM)  # valgrind writes each process's counts as it exits
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # never leave a worker running under valgrind
+            proc.wait()
     counts = {}
     for path in out.glob("callgrind.*"):
         found = re.search(r"^(?:summary|totals): (\d+)", path.read_text(errors="replace"), re.M)
