@@ -185,6 +185,16 @@ if os.environ.get("FLOOR_FLASK"):
 '''
 
 
+def bare_checkout() -> Path:
+    """A directory that gunicorn runs as a project checkout: BARE_APP as its wsgi.py, with the project's
+    .venv and app (the provider wrapper and the Redis client it uses)."""
+    bare = Path(tempfile.mkdtemp())
+    (bare / "wsgi.py").write_text(BARE_APP)
+    (bare / ".venv").symlink_to(ROOT / ".venv")
+    (bare / "app").symlink_to(ROOT / "app")
+    return bare
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--secs", type=int, default=10)
@@ -199,10 +209,7 @@ def main() -> None:
     a.probe = False
     # The same worker class and processes as gunicorn.conf.py (gevent, two per core).
     workers = os.environ.get("WEB_CONCURRENCY") or str(2 * len(os.sched_getaffinity(0)))
-    bare = Path(tempfile.mkdtemp())
-    (bare / "wsgi.py").write_text(BARE_APP)
-    (bare / ".venv").symlink_to(ROOT / ".venv")
-    (bare / "app").symlink_to(ROOT / "app")
+    bare = bare_checkout()
     os.environ["SUT_GUNICORN_ARGS"] = f"--worker-class gevent --workers {workers} --worker-connections 1000"
     sim = harness.Sim()
     try:

@@ -29,7 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT.parent / "shared" / "bench"))
 import harness  # noqa: E402
-from floor import BARE_APP  # noqa: E402
+from floor import bare_checkout  # noqa: E402
 
 WARM = 30
 
@@ -37,10 +37,7 @@ WARM = 30
 def worker_instructions(sim: harness.Sim, floor: bool, starts: int, checks: int) -> int:
     """The instructions of the worker process after WARM + ``starts`` starts and WARM + ``checks`` checks."""
     if floor:
-        directory = Path(tempfile.mkdtemp())
-        (directory / "wsgi.py").write_text(BARE_APP)
-        (directory / ".venv").symlink_to(ROOT / ".venv")
-        (directory / "app").symlink_to(ROOT / "app")
+        directory = bare_checkout()
         os.environ["SUT_GUNICORN_ARGS"] = "--worker-class gevent --workers 1 --worker-connections 1000 --timeout 900"
         extra = {"FLOOR_FLASK": "1", "FLOOR_REDIS_TRIPS": "3", "FLOOR_DUTIES": "1"}
     else:
